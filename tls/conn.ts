@@ -1,0 +1,73 @@
+/**
+ * The runtime seam: one {@linkcode Conn} of Web streams, whatever the
+ * runtime's socket API.
+ *
+ * @module
+ */
+
+/** TLS settings for an implicit-TLS connection or a STARTTLS/STLS upgrade. */
+export interface TlsOptions {
+  /** Name to verify the certificate against and to send as SNI. Defaults to the hostname. */
+  servername?: string;
+  /** Extra trusted CA certificates (PEM). When given, they are trusted in addition to the system roots (Deno) or instead of them (Node, Bun). */
+  caCerts?: string[];
+  /**
+   * Accept any certificate. Dangerous: for tests against self-signed servers
+   * only. Default `false`.
+   */
+  allowInvalidCertificates?: boolean;
+}
+
+/** Where and how to connect. */
+export interface ConnectTarget extends TlsOptions {
+  /** Host name or IP address. */
+  hostname: string;
+  /** TCP port. Ignored when `path` is set. */
+  port: number;
+  /**
+   * `"implicit"`: TLS from the first byte. `"none"` and `"starttls-capable"`:
+   * plaintext first; the latter tells connectors that need to know in
+   * advance (Workers) that {@linkcode Conn.startTls} may be called.
+   */
+  tls: "none" | "implicit" | "starttls-capable";
+  /** Unix socket path (LMTP). When set, `hostname`/`port` are not used for the socket. */
+  path?: string;
+}
+
+/**
+ * A byte connection. Read from `readable`, write to `writable`.
+ *
+ * Rules every connector and every client follows:
+ * - a read is made only when the caller asks for one (no read-ahead, no
+ *   pipe), so nothing is in flight when {@linkcode Conn.startTls} is called;
+ * - `startTls` is called only with both stream locks released;
+ * - `close` is idempotent and bounded in time.
+ */
+export interface Conn {
+  /** Bytes from the peer. Pull-based: the connector reads only when asked. */
+  readonly readable: ReadableStream<Uint8Array>;
+  /** Bytes to the peer. */
+  readonly writable: WritableStream<Uint8Array>;
+  /** Whether TLS is active (implicit or after an upgrade). */
+  readonly secure: boolean;
+  /**
+   * Upgrade to TLS. Resolves with the new connection after a completed,
+   * verified handshake; this object is then unusable. Throws
+   * `ProtocolError` if the peer already sent bytes the caller has not read
+   * (a STARTTLS injection), and `TlsError` on a failed handshake. Either
+   * way the connection is closed on failure.
+   */
+  startTls(options: TlsOptions): Promise<Conn>;
+  /** Close the connection. Idempotent; never hangs (bounded). */
+  close(): Promise<void>;
+}
+
+/**
+ * Opens a {@linkcode Conn}. Pass your own to a client's `connector` option to
+ * use another socket API (e.g. `cloudflare:sockets`) or a test transport.
+ * Throws `ConnectError`, `TlsError`, `AbortedError`.
+ */
+export type Connector = (
+  target: ConnectTarget,
+  signal?: AbortSignal,
+) => Promise<Conn>;

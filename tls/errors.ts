@@ -1,0 +1,106 @@
+/**
+ * Errors shared by every mailwire client: connection, TLS, deadline, abort
+ * and protocol failures. Protocol-specific errors (SMTP, POP3) extend
+ * {@linkcode MailwireError} too, so one `instanceof` catches everything.
+ *
+ * @module
+ */
+
+/**
+ * Base class of every error mailwire throws.
+ *
+ * @example Catch any mailwire failure
+ * ```ts
+ * import { MailwireError } from "@mailwire/mailwire/tls";
+ * const err: unknown = new MailwireError("boom");
+ * console.log(err instanceof MailwireError); // true
+ * ```
+ */
+export class MailwireError extends Error {
+  /** Create an error with a lowercase message and an optional cause. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/**
+ * A deadline passed. The connection was closed: its state is unknown.
+ *
+ * @example
+ * ```ts
+ * import { TimeoutError } from "@mailwire/mailwire/tls";
+ * const err = new TimeoutError("reply not received within 1000 ms", 1000);
+ * console.log(err.timeout); // 1000
+ * ```
+ */
+export class TimeoutError extends MailwireError {
+  /** The deadline in milliseconds that passed. */
+  readonly timeout: number;
+  /** Create a timeout error for a deadline of `timeout` milliseconds. */
+  constructor(message: string, timeout: number, options?: ErrorOptions) {
+    super(message, options);
+    this.timeout = timeout;
+  }
+}
+
+/**
+ * The caller's `AbortSignal` fired. The connection was closed. `cause` holds
+ * the signal's reason.
+ *
+ * @example
+ * ```ts
+ * import { AbortedError } from "@mailwire/mailwire/tls";
+ * const err = new AbortedError("operation aborted", { cause: "user" });
+ * console.log(err.cause); // "user"
+ * ```
+ */
+export class AbortedError extends MailwireError {}
+
+/**
+ * The TCP connection could not be opened (refused, unreachable, DNS).
+ *
+ * @example
+ * ```ts
+ * import { ConnectError } from "@mailwire/mailwire/tls";
+ * console.log(new ConnectError("connection refused").message);
+ * ```
+ */
+export class ConnectError extends MailwireError {}
+
+/**
+ * The TLS handshake failed: untrusted or expired certificate, wrong host
+ * name, or a peer that does not speak TLS.
+ *
+ * @example
+ * ```ts
+ * import { TlsError } from "@mailwire/mailwire/tls";
+ * console.log(new TlsError("certificate not trusted").name); // "TlsError"
+ * ```
+ */
+export class TlsError extends MailwireError {}
+
+/**
+ * The peer closed the connection (or reset it) while mailwire still expected
+ * data, or a write failed because the peer went away.
+ *
+ * @example
+ * ```ts
+ * import { ConnectionClosedError } from "@mailwire/mailwire/tls";
+ * console.log(new ConnectionClosedError("connection closed").name);
+ * ```
+ */
+export class ConnectionClosedError extends MailwireError {}
+
+/**
+ * The peer broke the protocol: a malformed or oversized reply, an endless
+ * line, or bytes sent before a TLS upgrade (an injection attempt). The
+ * connection is closed.
+ *
+ * @example
+ * ```ts
+ * import { ProtocolError } from "@mailwire/mailwire/tls";
+ * console.log(new ProtocolError("line longer than 8192 bytes").message);
+ * ```
+ */
+export class ProtocolError extends MailwireError {}
