@@ -104,3 +104,16 @@ export class ConnectionClosedError extends MailwireError {}
  * ```
  */
 export class ProtocolError extends MailwireError {}
+
+/**
+ * An argument the caller passed can't be sent safely: CR, LF or NUL in an
+ * address, command, username or password (command injection), or a value
+ * the protocol can't carry. Thrown before a single byte is sent.
+ *
+ * @example
+ * ```ts
+ * import { InvalidInputError } from "@mailwire/mailwire/tls";
+ * console.log(new InvalidInputError("address contains a line break").name);
+ * ```
+ */
+export class InvalidInputError extends MailwireError {}

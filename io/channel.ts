@@ -1,0 +1,126 @@
+import type { Conn, TlsOptions } from "../tls/conn.ts";
+import { ProtocolError } from "../tls/errors.ts";
+import type { Deadline } from "./deadline.ts";
+import { LineReader } from "./line_reader.ts";
+import type { Logger } from "./log.ts";
+import { Writer } from "./writer.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Options of a {@linkcode Channel}. */
+export interface ChannelOptions {
+  /** Longest line accepted from the server. */
+  maxLineLength: number;
+  /** Transcript receiver. */
+  logger?: Logger;
+}
+
+/**
+ * A connection with its line reader and writer: what both protocol clients
+ * talk through. It owns closing (idempotent, on any failure) and the TLS
+ * upgrade with its injection check.
+ */
+export class Channel {
+  #conn: Conn;
+  #reader: LineReader;
+  #writer: Writer;
+  #closed = false;
+  #closing: Promise<void> | undefined;
+  readonly #logger: Logger | undefined;
+  readonly #maxLine: number;
+  /** Bound close callback, used as every wait's failure hook. */
+  readonly abort: () => void;
+
+  constructor(conn: Conn, options: ChannelOptions) {
+    this.#conn = conn;
+    this.#maxLine = options.maxLineLength;
+    this.#logger = options.logger;
+    this.abort = () => void this.close();
+    this.#reader = new LineReader(conn.readable, this.#maxLine, this.abort);
+    this.#writer = new Writer(conn.writable, this.abort);
+  }
+
+  /** The line reader. */
+  get reader(): LineReader {
+    return this.#reader;
+  }
+
+  /** Whether TLS is active. */
+  get secure(): boolean {
+    return this.#conn.secure;
+  }
+
+  /** Whether the connection was closed (by us, after a failure or a QUIT). */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Whether a transcript is being kept. */
+  get logging(): boolean {
+    return this.#logger !== undefined;
+  }
+
+  /** Log a line (already redacted by the caller when needed). */
+  log(direction: "client" | "server" | "info", text: string): void {
+    this.#logger?.({ time: new Date(), direction, text });
+  }
+
+  /** Log a received line (decoded only when a logger is set). */
+  logReceived(line: Uint8Array): void {
+    if (this.#logger) this.log("server", decoder.decode(line));
+  }
+
+  /** Encode a command line with its CRLF. */
+  static line(text: string): Uint8Array {
+    return encoder.encode(text + "\r\n");
+  }
+
+  /** Write parts as one batch. */
+  send(
+    parts: readonly Uint8Array[],
+    deadline: Deadline,
+    what?: string,
+  ): Promise<void> {
+    return this.#writer.write(parts, deadline, what);
+  }
+
+  /**
+   * Upgrade to TLS. Refuses (closes, throws ProtocolError) when the server
+   * already sent bytes we haven't read: they were sent in clear and would be
+   * taken as TLS-protected replies (STARTTLS command injection).
+   */
+  async startTls(options: TlsOptions): Promise<void> {
+    if (this.#reader.buffered > 0) {
+      this.log("info", "server sent data before the tls handshake; closing");
+      await this.close();
+      throw new ProtocolError(
+        "server sent data before the tls handshake (possible injection attack)",
+      );
+    }
+    this.#reader.release();
+    this.#writer.release();
+    let next: Conn;
+    try {
+      next = await this.#conn.startTls(options);
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+    this.#conn = next;
+    this.#reader = new LineReader(next.readable, this.#maxLine, this.abort);
+    this.#writer = new Writer(next.writable, this.abort);
+    this.log("info", "tls started");
+  }
+
+  /** Close the connection (idempotent, bounded by the connector). */
+  close(): Promise<void> {
+    if (!this.#closing) {
+      this.#closed = true;
+      this.#reader.release();
+      this.#writer.release();
+      this.#closing = this.#conn.close().catch(() => {});
+    }
+    return this.#closing;
+  }
+}

@@ -1,0 +1,131 @@
+/**
+ * Dot-stuffing and line-end normalisation for SMTP DATA (and CRLF
+ * normalisation for BDAT), correct across chunk boundaries.
+ *
+ * Every CR, LF or CRLF becomes CRLF, so no bare CR or LF ever leaves (SMTP
+ * smuggling). With stuffing on, a line that starts with "." gets one more.
+ * Clean chunks (CRLF only, no line starting with a dot) pass through
+ * without a copy.
+ */
+
+const CR = 13;
+const LF = 10;
+const DOT = 46;
+const CRLF = new Uint8Array([CR, LF]);
+const END_AFTER_LINE = new Uint8Array([DOT, CR, LF]);
+const END_MID_LINE = new Uint8Array([CR, LF, DOT, CR, LF]);
+
+/** Stateful encoder: feed chunks with `push`, then call `end` once. */
+export class DotStuffer {
+  #stuff: boolean;
+  #lineStart = true;
+  #pendingCr = false;
+
+  /** `stuff: false` only normalises line ends (BDAT). */
+  constructor(stuff = true) {
+    this.#stuff = stuff;
+  }
+
+  /** Encode one chunk. May return the chunk itself when nothing changes. */
+  push(chunk: Uint8Array): Uint8Array {
+    const n = chunk.length;
+    if (n === 0) return chunk;
+    if (!this.#pendingCr && this.#isClean(chunk)) {
+      this.#lineStart = chunk[n - 1] === LF;
+      return chunk;
+    }
+    const out = new Uint8Array(2 * n + 2);
+    let o = 0;
+    let i = 0;
+    let lineStart = this.#lineStart;
+    if (this.#pendingCr) {
+      this.#pendingCr = false;
+      out[o++] = CR;
+      out[o++] = LF;
+      lineStart = true;
+      if (chunk[0] === LF) i = 1;
+    }
+    const stuff = this.#stuff;
+    for (; i < n; i++) {
+      const b = chunk[i];
+      if (b === CR) {
+        if (i + 1 === n) {
+          this.#pendingCr = true;
+          break;
+        }
+        if (chunk[i + 1] === LF) i++;
+        out[o++] = CR;
+        out[o++] = LF;
+        lineStart = true;
+      } else if (b === LF) {
+        out[o++] = CR;
+        out[o++] = LF;
+        lineStart = true;
+      } else {
+        if (lineStart && b === DOT && stuff) out[o++] = DOT;
+        out[o++] = b;
+        lineStart = false;
+      }
+    }
+    this.#lineStart = lineStart;
+    return out.subarray(0, o);
+  }
+
+  /**
+   * Finish: the final line end when the data didn't end with one, then (when
+   * stuffing) the `.` terminator, so the stream ends in exactly one CRLF.CRLF.
+   */
+  end(): Uint8Array {
+    const pending = this.#pendingCr;
+    this.#pendingCr = false;
+    const open = pending || !this.#lineStart;
+    this.#lineStart = true;
+    if (this.#stuff) return open ? END_MID_LINE : END_AFTER_LINE;
+    return open ? CRLF : new Uint8Array(0);
+  }
+
+  #isClean(chunk: Uint8Array): boolean {
+    if (this.#lineStart && chunk[0] === DOT && this.#stuff) return false;
+    const stuff = this.#stuff;
+    let i = chunk.indexOf(LF);
+    while (i !== -1) {
+      if (i === 0 || chunk[i - 1] !== CR) return false;
+      if (stuff && chunk[i + 1] === DOT) return false;
+      i = chunk.indexOf(LF, i + 1);
+    }
+    let j = chunk.indexOf(CR);
+    while (j !== -1) {
+      if (chunk[j + 1] !== LF) return false;
+      j = chunk.indexOf(CR, j + 2);
+    }
+    return true;
+  }
+}
+
+/**
+ * A TransformStream that dot-stuffs and CRLF-normalises a message body and,
+ * with `terminate` (default), appends the end-of-data marker.
+ */
+export function stuffDots(
+  options: { stuff?: boolean; terminate?: boolean } = {},
+): TransformStream<Uint8Array, Uint8Array> {
+  const enc = new DotStuffer(options.stuff ?? true);
+  const terminate = options.terminate ?? true;
+  return new TransformStream({
+    transform(chunk, controller) {
+      const out = enc.push(chunk);
+      if (out.length) controller.enqueue(out);
+    },
+    flush(controller) {
+      const tail = enc.end();
+      if (terminate && tail.length) controller.enqueue(tail);
+    },
+  });
+}
+
+/** Encode a whole body held in memory: the encoded parts, terminator last. */
+export function stuffMessage(body: Uint8Array, stuff = true): Uint8Array[] {
+  const enc = new DotStuffer(stuff);
+  const parts = [enc.push(body), enc.end()];
+  return parts.filter((p) => p.length > 0);
+}

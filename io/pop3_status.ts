@@ -1,0 +1,110 @@
+import { ProtocolError } from "../tls/errors.ts";
+import type { Deadline } from "./deadline.ts";
+import type { LineReader } from "./line_reader.ts";
+import { preview } from "./smtp_reply.ts";
+
+/** A POP3 status line. */
+export interface Pop3Status {
+  /** `+OK` (true) or `-ERR` (false). */
+  readonly ok: boolean;
+  /** Text after the status indicator, without the response code. */
+  readonly text: string;
+  /** RFC 2449 response code without brackets, e.g. `IN-USE`, `SYS/TEMP`. */
+  readonly respCode?: string;
+}
+
+/** A SASL continuation (`+ <base64>`) in place of a status. */
+export interface Pop3Continuation {
+  readonly continuation: true;
+  /** The text after `+ ` (base64, may be empty). */
+  readonly text: string;
+}
+
+const decoder = new TextDecoder();
+const RESP_CODE = /^\[([^\]\s]+)\]\s?/;
+
+/**
+ * Parse a status line strictly: exactly `+OK` or `-ERR`, followed by the end
+ * of the line or a space. Anything else (`+ERR`, garbage, an empty line) is
+ * a ProtocolError. With `allowContinuation`, `+` or `+ text` is a SASL
+ * continuation.
+ */
+export function parsePop3Status(
+  line: Uint8Array,
+  allowContinuation = false,
+): Pop3Status | Pop3Continuation {
+  const n = line.length;
+  if (
+    n >= 3 && line[0] === 43 && line[1] === 79 && line[2] === 75 &&
+    (n === 3 || line[3] === 32)
+  ) {
+    return status(true, n > 4 ? decoder.decode(line.subarray(4)) : "");
+  }
+  if (
+    n >= 4 && line[0] === 45 && line[1] === 69 && line[2] === 82 &&
+    line[3] === 82 && (n === 4 || line[4] === 32)
+  ) {
+    return status(false, n > 5 ? decoder.decode(line.subarray(5)) : "");
+  }
+  if (allowContinuation && line[0] === 43 && (n === 1 || line[1] === 32)) {
+    return {
+      continuation: true,
+      text: decoder.decode(line.subarray(2)).trim(),
+    };
+  }
+  throw new ProtocolError(
+    `malformed pop3 status line: ${JSON.stringify(preview(line))}`,
+  );
+}
+
+function status(ok: boolean, text: string): Pop3Status {
+  const m = RESP_CODE.exec(text);
+  if (!m) return { ok, text };
+  return { ok, text: text.slice(m[0].length), respCode: m[1].toUpperCase() };
+}
+
+/** Read and strictly parse one status line; `onFail` closes the connection on a protocol error. */
+export async function readPop3Status(
+  reader: LineReader,
+  deadline: Deadline,
+  onFail: () => void,
+): Promise<Pop3Status> {
+  const line = reader.tryReadLine() ?? await reader.readLine(deadline);
+  try {
+    return parsePop3Status(line) as Pop3Status;
+  } catch (err) {
+    onFail();
+    throw err;
+  }
+}
+
+/**
+ * Read a multi-line body up to the terminating `.` line. Every line that
+ * starts with a dot loses that first dot (RFC 1939 §3, all lines, not only
+ * `..`). `onLine` receives each line without its line end (a view valid only
+ * during the call). Throws ProtocolError when the body exceeds `maxBytes`.
+ */
+export async function readMultiline(
+  reader: LineReader,
+  deadline: Deadline,
+  maxBytes: number,
+  onFail: () => void,
+  onLine: (line: Uint8Array) => void | Promise<void>,
+): Promise<void> {
+  let total = 0;
+  for (;;) {
+    let line = reader.tryReadLine() ??
+      await reader.readLine(deadline, "reading a message");
+    if (line.length > 0 && line[0] === 46) {
+      if (line.length === 1) return;
+      line = line.subarray(1);
+    }
+    total += line.length + 2;
+    if (total > maxBytes) {
+      onFail();
+      throw new ProtocolError(`response exceeds ${maxBytes} bytes`);
+    }
+    const r = onLine(line);
+    if (r) await r;
+  }
+}

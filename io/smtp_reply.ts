@@ -1,0 +1,119 @@
+import { ProtocolError } from "../tls/errors.ts";
+import type { Deadline } from "./deadline.ts";
+import type { LineReader } from "./line_reader.ts";
+
+/** One SMTP reply: a 3-digit code and one or more text lines. */
+export interface SmtpReply {
+  /** The reply code, e.g. 250. */
+  readonly code: number;
+  /** The enhanced status code (RFC 3463) of the first line, e.g. "2.1.0", when the server uses them. */
+  readonly enhancedCode?: string;
+  /** The text of each line, without code and separator. */
+  readonly lines: readonly string[];
+  /** The lines joined with "\n". */
+  readonly text: string;
+  /** A 5xx reply: do not retry as is. */
+  readonly permanent: boolean;
+  /** A 4xx reply: retrying later may work. */
+  readonly transient: boolean;
+}
+
+/** Limits applied while reading one reply. */
+export interface ReplyLimits {
+  /** Most lines in one reply. */
+  maxLines: number;
+  /** Most bytes in one reply (sum of line lengths). */
+  maxBytes: number;
+}
+
+const decoder = new TextDecoder();
+const ENHANCED = /^([245])\.(\d{1,3})\.(\d{1,3})(?: |$)/;
+
+function digit(b: number | undefined): number {
+  return b !== undefined && b >= 48 && b <= 57 ? b - 48 : -1;
+}
+
+/** Parse the code and separator of one reply line. Throws ProtocolError. */
+export function parseReplyLine(
+  line: Uint8Array,
+): { code: number; last: boolean; text: string } {
+  const a = digit(line[0]), b = digit(line[1]), c = digit(line[2]);
+  const sep = line[3];
+  if (
+    a < 2 || a > 5 || b < 0 || b > 5 || c < 0 ||
+    (line.length > 3 && sep !== 32 && sep !== 45)
+  ) {
+    throw new ProtocolError(
+      `malformed smtp reply line: ${JSON.stringify(preview(line))}`,
+    );
+  }
+  return {
+    code: a * 100 + b * 10 + c,
+    last: sep !== 45,
+    text: line.length > 4 ? decoder.decode(line.subarray(4)) : "",
+  };
+}
+
+/** Build a reply object from its parts. */
+export function makeReply(code: number, lines: string[]): SmtpReply {
+  const m = ENHANCED.exec(lines[0] ?? "");
+  const enhancedCode = m && Number(m[1]) === Math.floor(code / 100)
+    ? `${m[1]}.${m[2]}.${m[3]}`
+    : undefined;
+  return {
+    code,
+    ...(enhancedCode ? { enhancedCode } : {}),
+    lines,
+    text: lines.join("\n"),
+    permanent: code >= 500,
+    transient: code >= 400 && code < 500,
+  };
+}
+
+/**
+ * Read one complete (possibly multi-line) reply. Mixed codes, malformed
+ * lines and replies over the limits are protocol errors; `onFail` closes
+ * the connection first.
+ */
+export async function readSmtpReply(
+  reader: LineReader,
+  deadline: Deadline,
+  limits: ReplyLimits,
+  onFail: () => void,
+): Promise<SmtpReply> {
+  const lines: string[] = [];
+  let code = 0;
+  let bytes = 0;
+  for (;;) {
+    const raw = reader.tryReadLine() ?? await reader.readLine(deadline);
+    let parsed;
+    try {
+      parsed = parseReplyLine(raw);
+    } catch (err) {
+      onFail();
+      throw err;
+    }
+    if (code !== 0 && parsed.code !== code) {
+      onFail();
+      throw new ProtocolError(
+        `smtp reply mixes codes ${code} and ${parsed.code}`,
+      );
+    }
+    code = parsed.code;
+    bytes += raw.length;
+    lines.push(parsed.text);
+    if (parsed.last) return makeReply(code, lines);
+    if (lines.length >= limits.maxLines || bytes > limits.maxBytes) {
+      onFail();
+      throw new ProtocolError(
+        `smtp reply exceeds ${limits.maxLines} lines or ${limits.maxBytes} bytes`,
+      );
+    }
+  }
+}
+
+/** First bytes of a line, for error messages (never a whole line). */
+export function preview(line: Uint8Array): string {
+  const text = decoder.decode(line.subarray(0, 40));
+  return line.length > 40 ? text + "..." : text;
+}
