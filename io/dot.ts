@@ -80,8 +80,10 @@ export class DotStuffer {
     this.#pendingCr = false;
     const open = pending || !this.#lineStart;
     this.#lineStart = true;
-    if (this.#stuff) return open ? END_MID_LINE : END_AFTER_LINE;
-    return open ? CRLF : new Uint8Array(0);
+    // Fresh copies: a consumer may modify or transfer the chunk it gets, and
+    // that must not corrupt the terminator of every later message.
+    if (this.#stuff) return (open ? END_MID_LINE : END_AFTER_LINE).slice();
+    return open ? CRLF.slice() : new Uint8Array(0);
   }
 
   #isClean(chunk: Uint8Array): boolean {
@@ -111,14 +113,21 @@ export function stuffDots(
 ): TransformStream<Uint8Array, Uint8Array> {
   const enc = new DotStuffer(options.stuff ?? true);
   const terminate = options.terminate ?? true;
+  let lastCr = false; // the encoder holds back a final CR (an LF may follow)
   return new TransformStream({
     transform(chunk, controller) {
+      if (chunk.length) lastCr = chunk[chunk.length - 1] === CR;
       const out = enc.push(chunk);
       if (out.length) controller.enqueue(out);
     },
     flush(controller) {
       const tail = enc.end();
-      if (terminate && tail.length) controller.enqueue(tail);
+      if (terminate) {
+        if (tail.length) controller.enqueue(tail);
+      } else if (lastCr) {
+        // Without a terminator the held-back CR must still come out, as CRLF.
+        controller.enqueue(CRLF.slice());
+      }
     },
   });
 }
