@@ -1,4 +1,11 @@
-import { AbortedError, MailwireError, TimeoutError } from "../tls/errors.ts";
+import {
+  AbortedError,
+  type MailwireError,
+  TimeoutError,
+} from "../tls/errors.ts";
+
+/** setTimeout takes a signed 32-bit delay; longer ones fire at once. */
+const MAX_TIMER = 2 ** 31 - 1;
 
 /**
  * A point in time by which an operation must finish, plus an optional
@@ -60,9 +67,17 @@ export class Deadline {
       if (signal?.aborted) return onAbort();
       const left = this.remaining();
       if (left === 0) return fail(this.#timeoutError(what));
-      if (left !== Infinity) {
-        timer = setTimeout(() => fail(this.#timeoutError(what)), left);
-      }
+      // A delay over MAX_TIMER would fire at once: wait in steps instead.
+      const arm = (ms: number): void => {
+        timer = setTimeout(
+          () =>
+            ms > MAX_TIMER
+              ? arm(ms - MAX_TIMER)
+              : fail(this.#timeoutError(what)),
+          Math.min(ms, MAX_TIMER),
+        );
+      };
+      if (left !== Infinity) arm(left);
       signal?.addEventListener("abort", onAbort, { once: true });
       promise.then(
         (value) => {
