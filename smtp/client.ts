@@ -1,0 +1,1284 @@
+import { authenticate } from "../auth/authenticate.ts";
+import { chooseMechanism } from "../auth/choose_mechanism.ts";
+import { createMechanism } from "../auth/create_mechanism.ts";
+import { AuthError } from "../auth/errors.ts";
+import type {
+  Credentials,
+  MechanismFactory,
+  SaslMechanism,
+} from "../auth/mechanism.ts";
+import { Channel } from "../io/channel.ts";
+import { Deadline } from "../io/deadline.ts";
+import { DotStuffer } from "../io/dot.ts";
+import type { Logger } from "../io/log.ts";
+import { readSmtpReply, type SmtpReply } from "../io/smtp_reply.ts";
+import { assertSafe } from "../io/validate.ts";
+import type { Conn, Connector, TlsOptions } from "../tls/conn.ts";
+import { defaultConnector } from "../tls/connect.ts";
+import {
+  ConnectionClosedError,
+  InvalidInputError,
+  MailwireError,
+  TimeoutError,
+} from "../tls/errors.ts";
+import { envelopeFromMessage } from "./envelope.ts";
+import {
+  SmtpAuthenticationError,
+  SmtpConnectError,
+  SmtpDataError,
+  SmtpError,
+  SmtpHeloError,
+  SmtpNotSupportedError,
+  SmtpOutcomeUnknownError,
+  SmtpRecipientsRefusedError,
+  SmtpSenderRefusedError,
+  SmtpServerDisconnectedError,
+  SmtpServiceClosingError,
+} from "./errors.ts";
+
+/**
+ * How TLS is used.
+ * - `"starttls"`: connect in clear, then STARTTLS before anything else; a
+ *   server without STARTTLS, or refusing it, is an error (default, port 587/25).
+ * - `"implicit"`: TLS from the first byte (SMTPS, port 465).
+ * - `"opportunistic"`: STARTTLS when offered, else stay in clear (relaying
+ *   to an MX); credentials are still never sent in clear.
+ * - `"none"`: never TLS (explicit opt-in; AUTH then needs `allowInsecureAuth`).
+ */
+export type SmtpTlsMode = "starttls" | "implicit" | "opportunistic" | "none";
+
+/** Credentials for automatic login during {@linkcode SmtpClient.connect}. */
+export interface SmtpAuthOptions extends Credentials {
+  /** Force a mechanism (e.g. `"LOGIN"`); default: the strongest offered. */
+  mechanism?: string;
+}
+
+/** Options of {@linkcode SmtpClient}. */
+export interface SmtpClientOptions extends TlsOptions {
+  /** Server host name or address. Default `"localhost"`. */
+  hostname?: string;
+  /** Server port. Default 465 for `tls: "implicit"`, else 587 (LMTP: 24). */
+  port?: number;
+  /** Unix socket path instead of host and port (LMTP). */
+  path?: string;
+  /** TLS mode. Default `"implicit"` on port 465, else `"starttls"`. */
+  tls?: SmtpTlsMode;
+  /** Name sent with EHLO/HELO/LHLO. Default `"localhost"`. */
+  localName?: string;
+  /** Deadline in ms for each operation (connect, a command and its reply, one write). Default 60 000. */
+  timeout?: number;
+  /** Aborts whatever the client is doing and closes the connection. */
+  signal?: AbortSignal;
+  /** Socket implementation. Default: the runtime's own (Deno, Bun, Node). */
+  connector?: Connector;
+  /** Receives the transcript; credentials are redacted. */
+  logger?: Logger;
+  /** Log in during `connect()`. */
+  auth?: SmtpAuthOptions;
+  /** Allow credentials over a connection without TLS. Default false. */
+  allowInsecureAuth?: boolean;
+  /** Extra SASL mechanisms by name. */
+  mechanisms?: ReadonlyMap<string, MechanismFactory>;
+  /** Send MAIL, RCPT and DATA/BDAT in one write when the server offers PIPELINING. Default true. */
+  pipelining?: boolean;
+  /** Use BDAT (CHUNKING) for in-memory messages when offered. Default true. */
+  chunking?: boolean;
+  /** Longest accepted reply line in bytes. Default 8192. */
+  maxLineLength?: number;
+  /** Most lines in one reply. Default 10 000. */
+  maxReplyLines?: number;
+  /** Most bytes in one reply. Default 1 MiB. */
+  maxReplyBytes?: number;
+}
+
+/** Per-call deadline and cancellation. */
+export interface CallOptions {
+  /** Aborts this call (and closes the connection). */
+  signal?: AbortSignal;
+  /** Deadline for this call in ms, instead of the client's `timeout`. */
+  timeout?: number;
+}
+
+/** Typed MAIL FROM parameters. */
+export interface MailOptions {
+  /** Declared size (SIZE=); set automatically for in-memory messages when offered. */
+  size?: number;
+  /** BODY=; `8BITMIME` is set automatically for 8-bit in-memory messages when offered. */
+  body?: "7BIT" | "8BITMIME" | "BINARYMIME";
+  /** SMTPUTF8; set automatically when an address is not ASCII. */
+  smtputf8?: boolean;
+  /** DSN RET= (RFC 3461). */
+  ret?: "FULL" | "HDRS";
+  /** DSN ENVID= (xtext-encoded by mailwire). */
+  envid?: string;
+  /** REQUIRETLS (RFC 8689): only allowed under TLS. */
+  requireTls?: boolean;
+  /** Raw extra parameters, e.g. `["MT-PRIORITY=3"]`. */
+  params?: string[];
+}
+
+/** Typed RCPT TO parameters. */
+export interface RcptOptions {
+  /** DSN NOTIFY=. */
+  notify?: "NEVER" | Array<"SUCCESS" | "FAILURE" | "DELAY">;
+  /** DSN ORCPT=rfc822;<addr> (xtext-encoded by mailwire). */
+  orcpt?: string;
+  /** Raw extra parameters. */
+  params?: string[];
+}
+
+/** A recipient: an address, or an address with its own RCPT options. */
+export type Recipient = string | ({ address: string } & RcptOptions);
+
+/** Message content: text (sent as UTF-8), bytes, or a stream of bytes. */
+export type MessageData = string | Uint8Array | ReadableStream<Uint8Array>;
+
+/** Options of {@linkcode SmtpClient.sendMail}. */
+export interface SendMailOptions extends CallOptions {
+  /** Envelope sender; `""` for the null sender `<>`. */
+  from: string;
+  /** Envelope recipients. */
+  to: Recipient | Recipient[];
+  /** The whole message (headers and body). Line ends are normalised to CRLF. */
+  data: MessageData;
+  /** MAIL FROM parameters. */
+  mailOptions?: MailOptions;
+  /** RCPT TO parameters for every recipient (per-recipient options win). */
+  rcptOptions?: RcptOptions;
+}
+
+/** Options of {@linkcode SmtpClient.sendMessage}. */
+export interface SendMessageOptions extends CallOptions {
+  /** Envelope sender instead of the one from the headers. */
+  from?: string;
+  /** Envelope recipients instead of To/Cc/Bcc. */
+  to?: string[];
+  /** MAIL FROM parameters. */
+  mailOptions?: MailOptions;
+  /** RCPT TO parameters for every recipient. */
+  rcptOptions?: RcptOptions;
+}
+
+/** What a successful send returns. */
+export interface SendResult {
+  /** The server's reply to the end of the data (LMTP: the last recipient's). */
+  reply: SmtpReply;
+  /** Recipients the server accepted. */
+  accepted: string[];
+  /** Refused recipients with the server's reply (smtplib's return value). */
+  refused: Map<string, SmtpReply>;
+  /** LMTP only: each accepted recipient's delivery reply. */
+  deliveries?: Map<string, SmtpReply>;
+}
+
+/** Options of {@linkcode SmtpClient.login}. */
+export interface LoginOptions extends CallOptions {
+  /** Force a mechanism; default: the strongest the server offers. */
+  mechanism?: string;
+  /** Preference order of mechanism names. */
+  preference?: string[];
+  /** Send the initial response with the AUTH command (default true). */
+  initialResponse?: boolean;
+}
+
+const DEFAULT_TIMEOUT = 60_000;
+const TWO_PHASE_LIMIT = 1 << 20; // bigger in-memory bodies wait for RCPT replies first
+const BODY_SLICE = 1 << 20; // each write of a large body gets its own deadline
+const encoder = new TextEncoder();
+
+/** @internal Marks a client speaking LMTP. Not exported from the package. */
+export const LMTP: unique symbol = Symbol("lmtp");
+
+/**
+ * An SMTP client: everything Python's `smtplib.SMTP` does, on Web streams,
+ * secure by default (verified TLS, no credentials in clear, CR/LF/NUL
+ * rejected before a byte is sent, a deadline on every wait).
+ *
+ * @example Send a message over STARTTLS with AUTH
+ * ```ts ignore
+ * import { SmtpClient } from "@mailwire/mailwire/smtp";
+ * await using client = await SmtpClient.connect({
+ *   hostname: "smtp.example.com",
+ *   port: 587,
+ *   auth: { username: "me@example.com", password: "secret" },
+ * });
+ * const { refused } = await client.sendMail({
+ *   from: "me@example.com",
+ *   to: ["you@example.com"],
+ *   data: "Subject: hi\r\n\r\nHello!\r\n",
+ * });
+ * console.log(refused.size); // 0
+ * await client.quit();
+ * ```
+ */
+export class SmtpClient {
+  #opts: SmtpClientOptions;
+  #lmtp: boolean;
+  #ch: Channel | undefined;
+  #welcome: SmtpReply | undefined;
+  #heloReply: SmtpReply | undefined;
+  #esmtp = false;
+  #features = new Map<string, string>();
+  #authenticated = false;
+
+  /** Create a client; call {@linkcode SmtpClient.connect} (the method) next. */
+  constructor(options: SmtpClientOptions = {}) {
+    this.#opts = { ...options };
+    this.#lmtp = (options as { [LMTP]?: boolean })[LMTP] === true;
+    if (options.localName !== undefined) {
+      assertSafe(options.localName, "local name");
+    }
+  }
+
+  /**
+   * Create a client and connect: greeting, EHLO, STARTTLS (in `"starttls"`
+   * mode), EHLO again, then login when `auth` is given.
+   *
+   * @example
+   * ```ts ignore
+   * import { SmtpClient } from "@mailwire/mailwire/smtp";
+   * const client = await SmtpClient.connect({ hostname: "localhost", port: 587 });
+   * await client.quit();
+   * ```
+   */
+  static async connect(options: SmtpClientOptions = {}): Promise<SmtpClient> {
+    const client = new SmtpClient(options);
+    await client.connect();
+    return client;
+  }
+
+  /** The server's greeting (smtplib keeps it after `connect`). */
+  get welcome(): SmtpReply | undefined {
+    return this.#welcome;
+  }
+
+  /** Whether the server answered EHLO (smtplib's `does_esmtp`). */
+  get esmtp(): boolean {
+    return this.#esmtp;
+  }
+
+  /** EHLO keywords (upper case) and their parameters (smtplib's `esmtp_features`). */
+  get features(): ReadonlyMap<string, string> {
+    return this.#features;
+  }
+
+  /** Whether TLS is active. */
+  get secure(): boolean {
+    return this.#ch?.secure ?? false;
+  }
+
+  /** Whether login succeeded on this connection. */
+  get authenticated(): boolean {
+    return this.#authenticated;
+  }
+
+  /** Whether a connection is open. */
+  get connected(): boolean {
+    return this.#ch !== undefined && !this.#ch.closed;
+  }
+
+  /** The reply to the last EHLO/HELO/LHLO, if any. */
+  get heloReply(): SmtpReply | undefined {
+    return this.#heloReply;
+  }
+
+  /** Whether the server advertised `name` in its EHLO reply (case-insensitive). */
+  hasExtension(name: string): boolean {
+    return this.#features.has(name.toUpperCase());
+  }
+
+  get #mode(): SmtpTlsMode {
+    return this.#opts.tls ??
+      (this.#opts.port === 465 ? "implicit" : "starttls");
+  }
+
+  get #timeout(): number {
+    return this.#opts.timeout ?? DEFAULT_TIMEOUT;
+  }
+
+  #deadline(call?: CallOptions): Deadline {
+    const signals = [this.#opts.signal, call?.signal].filter(
+      (s): s is AbortSignal => s !== undefined,
+    );
+    const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
+    return new Deadline(call?.timeout ?? this.#timeout, signal);
+  }
+
+  #channel(): Channel {
+    const ch = this.#ch;
+    if (!ch || ch.closed) {
+      throw new SmtpServerDisconnectedError("not connected");
+    }
+    return ch;
+  }
+
+  /**
+   * Open the connection, read the greeting, and set up TLS and login as the
+   * options say. On failure the connection is closed.
+   */
+  async connect(call?: CallOptions): Promise<SmtpReply> {
+    if (this.connected) throw new SmtpError("already connected");
+    const o = this.#opts;
+    const mode = this.#mode;
+    const d = this.#deadline(call);
+    const hostname = o.hostname ?? "localhost";
+    const port = o.port ??
+      (this.#lmtp ? 24 : mode === "implicit" ? 465 : 587);
+    const connector = o.connector ?? defaultConnector;
+    const ac = new AbortController();
+    const pending = connector({
+      hostname,
+      port,
+      path: o.path,
+      tls: mode === "implicit"
+        ? "implicit"
+        : mode === "none"
+        ? "none"
+        : "starttls-capable",
+      servername: o.servername,
+      caCerts: o.caCerts,
+      allowInvalidCertificates: o.allowInvalidCertificates,
+    }, ac.signal);
+    let conn: Conn;
+    try {
+      conn = await d.race(pending, () => {
+        ac.abort();
+        pending.then((c) => c.close(), () => {});
+      }, "connecting");
+    } catch (err) {
+      throw err;
+    }
+    this.#reset();
+    const ch = new Channel(conn, {
+      maxLineLength: o.maxLineLength ?? 8192,
+      logger: o.logger,
+    });
+    this.#ch = ch;
+    ch.log(
+      "info",
+      `connected to ${o.path ?? `${hostname}:${port}`}${
+        ch.secure ? " (tls)" : ""
+      }`,
+    );
+    try {
+      const greeting = await this.#read(d);
+      this.#welcome = greeting;
+      if (greeting.code !== 220) {
+        if (greeting.code === 554) await this.#quietly("QUIT", d);
+        throw new SmtpConnectError("server refused the connection", greeting);
+      }
+      if (mode === "starttls" || mode === "opportunistic") {
+        await this.ehloOrHelo(call);
+        if (this.hasExtension("STARTTLS")) {
+          await this.startTls({}, call);
+        } else if (mode === "starttls") {
+          throw new SmtpNotSupportedError(
+            "server does not offer starttls; refusing to continue without tls",
+          );
+        }
+      }
+      if (o.auth) {
+        const { mechanism, ...credentials } = o.auth;
+        await this.#login(credentials, { ...call, mechanism });
+      }
+      return greeting;
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+  }
+
+  #reset(): void {
+    this.#welcome = undefined;
+    this.#heloReply = undefined;
+    this.#esmtp = false;
+    this.#features = new Map();
+    this.#authenticated = false;
+  }
+
+  /** Read one reply, log it, map disconnects and 421. */
+  async #read(d: Deadline): Promise<SmtpReply> {
+    const ch = this.#channel();
+    let reply: SmtpReply;
+    try {
+      reply = await readSmtpReply(ch.reader, d, {
+        maxLines: this.#opts.maxReplyLines ?? 10_000,
+        maxBytes: this.#opts.maxReplyBytes ?? 1 << 20,
+      }, ch.abort);
+    } catch (err) {
+      throw this.#mapError(err);
+    }
+    if (ch.logging) {
+      reply.lines.forEach((line, i) =>
+        ch.log(
+          "server",
+          `${reply.code}${i === reply.lines.length - 1 ? " " : "-"}${line}`,
+        )
+      );
+    }
+    if (reply.code === 421) {
+      await this.close();
+      throw new SmtpServiceClosingError(
+        "server is closing the connection",
+        reply,
+      );
+    }
+    return reply;
+  }
+
+  #mapError(err: unknown): unknown {
+    if (err instanceof ConnectionClosedError) {
+      void this.close();
+      return new SmtpServerDisconnectedError(err.message, { cause: err });
+    }
+    if (err instanceof MailwireError) void this.close();
+    return err;
+  }
+
+  /** Send lines in one write. `log` replaces them in the transcript (redaction). */
+  async #send(
+    lines: readonly string[],
+    d: Deadline,
+    extra: readonly Uint8Array[] = [],
+    log?: readonly string[],
+  ): Promise<void> {
+    const ch = this.#channel();
+    if (ch.logging) { for (const l of log ?? lines) ch.log("client", l); }
+    const parts = lines.map((l) => Channel.line(l));
+    try {
+      await ch.send(extra.length ? parts.concat(extra) : parts, d);
+    } catch (err) {
+      throw this.#mapError(err);
+    }
+  }
+
+  async #cmd(line: string, d: Deadline): Promise<SmtpReply> {
+    await this.#send([line], d);
+    return this.#read(d);
+  }
+
+  /** Send a command if connected and ignore the outcome (RSET after a failure, polite QUIT). */
+  async #quietly(line: string, d: Deadline): Promise<void> {
+    if (!this.connected) return;
+    try {
+      await this.#cmd(line, d);
+    } catch { /* best effort */ }
+  }
+
+  /**
+   * Send any command line and return the reply, whatever its code
+   * (smtplib's `docmd`). CR, LF and NUL are refused.
+   *
+   * @example
+   * ```ts ignore
+   * const reply = await client.command("NOOP");
+   * console.log(reply.code); // 250
+   * ```
+   */
+  command(line: string, call?: CallOptions): Promise<SmtpReply> {
+    assertSafe(line, "command");
+    return this.#cmd(line, this.#deadline(call));
+  }
+
+  /** Send EHLO (LHLO for LMTP) and record the features. Returns the reply whatever its code. */
+  async ehlo(name?: string, call?: CallOptions): Promise<SmtpReply> {
+    const local = name ?? this.#opts.localName ?? "localhost";
+    assertSafe(local, "local name");
+    const reply = await this.#cmd(
+      `${this.#lmtp ? "LHLO" : "EHLO"} ${local}`,
+      this.#deadline(call),
+    );
+    this.#heloReply = reply;
+    this.#features = new Map();
+    this.#esmtp = reply.code === 250;
+    if (this.#esmtp) {
+      for (const line of reply.lines.slice(1)) {
+        const m = /^([A-Za-z0-9][A-Za-z0-9-]*)(?:[ =](.*))?$/.exec(line.trim());
+        if (!m) continue;
+        const key = m[1].toUpperCase();
+        const params = (m[2] ?? "").trim();
+        if (key === "AUTH" && this.#features.has("AUTH")) {
+          // AUTH=PLAIN LOGIN (old form) and AUTH PLAIN LOGIN: merge
+          const merged = new Set(
+            `${this.#features.get("AUTH")} ${params}`.split(/\s+/).filter(
+              Boolean,
+            ),
+          );
+          this.#features.set("AUTH", [...merged].join(" "));
+        } else {
+          this.#features.set(key, params);
+        }
+      }
+    }
+    return reply;
+  }
+
+  /** Send HELO. Returns the reply whatever its code. Not available in LMTP. */
+  async helo(name?: string, call?: CallOptions): Promise<SmtpReply> {
+    if (this.#lmtp) throw new SmtpNotSupportedError("lmtp has no helo");
+    const local = name ?? this.#opts.localName ?? "localhost";
+    assertSafe(local, "local name");
+    const reply = await this.#cmd(`HELO ${local}`, this.#deadline(call));
+    this.#heloReply = reply;
+    this.#esmtp = false;
+    this.#features = new Map();
+    return reply;
+  }
+
+  /**
+   * EHLO, falling back to HELO when the server refuses EHLO, unless already
+   * done on this connection. Throws {@linkcode SmtpHeloError} if both fail.
+   */
+  async ehloOrHelo(call?: CallOptions): Promise<void> {
+    if (
+      this.#heloReply && this.#heloReply.code >= 200 &&
+      this.#heloReply.code < 300
+    ) {
+      return;
+    }
+    const ehlo = await this.ehlo(undefined, call);
+    if (ehlo.code >= 200 && ehlo.code < 300) return;
+    if (this.#lmtp) throw new SmtpHeloError("lhlo refused", ehlo);
+    const helo = await this.helo(undefined, call);
+    if (helo.code < 200 || helo.code >= 300) {
+      throw new SmtpHeloError("helo refused", helo);
+    }
+  }
+
+  /**
+   * Upgrade to TLS with STARTTLS, then EHLO again (every capability learned
+   * in clear is forgotten). Bytes the server sent before the handshake are
+   * an injection: the connection is closed and a ProtocolError thrown.
+   */
+  async startTls(
+    options: TlsOptions = {},
+    call?: CallOptions,
+  ): Promise<SmtpReply> {
+    await this.ehloOrHelo(call);
+    if (this.secure) throw new SmtpError("tls is already active");
+    if (!this.hasExtension("STARTTLS")) {
+      throw new SmtpNotSupportedError("server does not offer starttls");
+    }
+    const d = this.#deadline(call);
+    const reply = await this.#cmd("STARTTLS", d);
+    if (reply.code !== 220) {
+      await this.close();
+      throw new SmtpNotSupportedError(
+        `server refused starttls: ${reply.code} ${reply.text}`,
+      );
+    }
+    const ch = this.#channel();
+    const o = this.#opts;
+    try {
+      await d.race(
+        ch.startTls({
+          servername: options.servername ?? o.servername ?? o.hostname,
+          caCerts: options.caCerts ?? o.caCerts,
+          allowInvalidCertificates: options.allowInvalidCertificates ??
+            o.allowInvalidCertificates,
+        }),
+        ch.abort,
+        "tls handshake",
+      );
+    } catch (err) {
+      await this.close();
+      throw this.#mapError(err);
+    }
+    this.#heloReply = undefined;
+    this.#features = new Map();
+    this.#esmtp = false;
+    await this.ehloOrHelo(call);
+    return reply;
+  }
+
+  /**
+   * Log in with a username and password, choosing the strongest mechanism
+   * the server offers (CRAM-MD5, PLAIN, LOGIN), or the one given. Refuses
+   * to send credentials without TLS unless `allowInsecureAuth` is set. A
+   * failure is final: no weaker mechanism is tried with the same secret.
+   */
+  login(
+    username: string,
+    password: string,
+    options?: LoginOptions,
+  ): Promise<SmtpReply | undefined> {
+    return this.#login({ username, password }, options);
+  }
+
+  /** Log in with an OAuth 2 access token (XOAUTH2, or OAUTHBEARER). */
+  loginWithToken(
+    username: string,
+    accessToken: string,
+    options?: LoginOptions,
+  ): Promise<SmtpReply | undefined> {
+    return this.#login({ username, accessToken }, options);
+  }
+
+  async #login(
+    credentials: Credentials,
+    options: LoginOptions = {},
+  ): Promise<SmtpReply | undefined> {
+    await this.ehloOrHelo(options);
+    if (!this.hasExtension("AUTH")) {
+      throw new SmtpNotSupportedError("server does not offer auth");
+    }
+    const offered = (this.#features.get("AUTH") ?? "").split(/\s+/).filter(
+      Boolean,
+    );
+    const secure = this.secure;
+    let mechanism: SaslMechanism;
+    if (options.mechanism) {
+      if (!secure && !this.#opts.allowInsecureAuth) {
+        throw new AuthError(
+          "refusing to send credentials without tls; set allowInsecureAuth to override",
+        );
+      }
+      mechanism = createMechanism(
+        options.mechanism,
+        credentials,
+        this.#opts.mechanisms,
+      );
+    } else {
+      mechanism = chooseMechanism(offered, credentials, {
+        secure,
+        allowInsecureAuth: this.#opts.allowInsecureAuth,
+        preference: options.preference,
+        custom: this.#opts.mechanisms,
+      });
+    }
+    return this.auth(mechanism, options);
+  }
+
+  /**
+   * Authenticate with any SASL mechanism object (smtplib's `auth`). The
+   * transcript shows the mechanism name, never the exchanged data.
+   */
+  async auth(
+    mechanism: SaslMechanism,
+    options: LoginOptions = {},
+  ): Promise<SmtpReply | undefined> {
+    if (this.#authenticated) {
+      throw new SmtpError("already authenticated");
+    }
+    if (!this.secure && !this.#opts.allowInsecureAuth) {
+      throw new AuthError(
+        "refusing to send credentials without tls; set allowInsecureAuth to override",
+      );
+    }
+    const d = this.#deadline(options);
+    let last: SmtpReply | undefined;
+    const step = (reply: SmtpReply) => {
+      last = reply;
+      if (reply.code === 235) return { done: true } as const;
+      if (reply.code === 334) {
+        return { done: false, challenge: reply.lines[0] ?? "" } as const;
+      }
+      throw new SmtpAuthenticationError("authentication failed", reply);
+    };
+    await authenticate(mechanism, {
+      begin: async (name, initial) => {
+        const line = initial === undefined
+          ? `AUTH ${name}`
+          : `AUTH ${name} ${initial}`;
+        await this.#send([line], d, [], [
+          initial === undefined ? line : `AUTH ${name} <redacted>`,
+        ]);
+        return step(await this.#read(d));
+      },
+      respond: async (line) => {
+        await this.#send([line], d, [], [line === "*" ? "*" : "<redacted>"]);
+        return step(await this.#read(d));
+      },
+    }, { initialResponse: options.initialResponse ?? true });
+    this.#authenticated = true;
+    return last;
+  }
+
+  /** VRFY an address (smtplib's `verify`). Returns the reply whatever its code. */
+  verify(address: string, call?: CallOptions): Promise<SmtpReply> {
+    assertSafe(address, "address");
+    return this.#cmd(`VRFY ${address}`, this.#deadline(call));
+  }
+
+  /** EXPN a mailing list. Returns the reply whatever its code. */
+  expn(list: string, call?: CallOptions): Promise<SmtpReply> {
+    assertSafe(list, "list name");
+    return this.#cmd(`EXPN ${list}`, this.#deadline(call));
+  }
+
+  /** HELP, optionally on a topic. Returns the reply whatever its code. */
+  help(topic?: string, call?: CallOptions): Promise<SmtpReply> {
+    if (topic !== undefined) assertSafe(topic, "help topic");
+    return this.#cmd(topic ? `HELP ${topic}` : "HELP", this.#deadline(call));
+  }
+
+  /** NOOP. */
+  noop(call?: CallOptions): Promise<SmtpReply> {
+    return this.#cmd("NOOP", this.#deadline(call));
+  }
+
+  /** RSET: abort the current mail transaction. */
+  rset(call?: CallOptions): Promise<SmtpReply> {
+    return this.#cmd("RSET", this.#deadline(call));
+  }
+
+  /** MAIL FROM with parameters. Returns the reply whatever its code. */
+  async mail(
+    from: string,
+    options: MailOptions = {},
+    call?: CallOptions,
+  ): Promise<SmtpReply> {
+    await this.ehloOrHelo(call);
+    const line = this.#mailLine(from, options, undefined, undefined);
+    return this.#cmd(line, this.#deadline(call));
+  }
+
+  /** RCPT TO with parameters. Returns the reply whatever its code. */
+  async rcpt(
+    to: string,
+    options: RcptOptions = {},
+    call?: CallOptions,
+  ): Promise<SmtpReply> {
+    const line = this.#rcptLine({ address: to, ...options }, {});
+    return this.#cmd(line, this.#deadline(call));
+  }
+
+  /**
+   * DATA: send the message (dot-stuffed, CRLF-normalised, terminated) and
+   * return the final reply. Throws {@linkcode SmtpDataError} if DATA or the
+   * message is refused.
+   */
+  async data(data: MessageData, call?: CallOptions): Promise<SmtpReply> {
+    const d = this.#deadline(call);
+    const reply = await this.#cmd("DATA", d);
+    if (reply.code !== 354) throw new SmtpDataError("data refused", reply);
+    await this.#sendBody(data, call);
+    const replies = await this.#finalReplies(1, call);
+    const final = replies[0];
+    if (final.code !== 250) throw new SmtpDataError("message refused", final);
+    return final;
+  }
+
+  /**
+   * BDAT (CHUNKING, RFC 3030): send one chunk as is (no dot-stuffing).
+   * With `last`, returns the final reply. Returns the reply whatever its code.
+   */
+  async bdat(
+    chunk: Uint8Array,
+    options: { last?: boolean } & CallOptions = {},
+  ): Promise<SmtpReply> {
+    if (!this.hasExtension("CHUNKING")) {
+      throw new SmtpNotSupportedError("server does not offer chunking");
+    }
+    const d = this.#deadline(options);
+    const line = `BDAT ${chunk.length}${options.last ? " LAST" : ""}`;
+    await this.#send([line], d, [chunk]);
+    return this.#read(d);
+  }
+
+  #mailLine(
+    from: string,
+    options: MailOptions,
+    size: number | undefined,
+    eightBit: boolean | undefined,
+  ): string {
+    validateAddress(from, "sender", true);
+    const params: string[] = [];
+    const declared = options.size ?? size;
+    const limit = this.#features.get("SIZE");
+    if (declared !== undefined && limit !== undefined) {
+      const max = Number(limit);
+      if (max > 0 && declared > max) {
+        throw new SmtpNotSupportedError(
+          `message of ${declared} bytes exceeds the server's size limit of ${max} bytes`,
+        );
+      }
+      params.push(`SIZE=${declared}`);
+    }
+    let body = options.body;
+    if (body === undefined && eightBit && this.hasExtension("8BITMIME")) {
+      body = "8BITMIME";
+    }
+    if (body) {
+      const ext = body === "BINARYMIME"
+        ? "BINARYMIME"
+        : body === "8BITMIME"
+        ? "8BITMIME"
+        : undefined;
+      if (ext && !this.hasExtension(ext)) {
+        throw new SmtpNotSupportedError(
+          `server does not offer ${ext.toLowerCase()}`,
+        );
+      }
+      params.push(`BODY=${body}`);
+    }
+    if (options.smtputf8) {
+      if (!this.hasExtension("SMTPUTF8")) {
+        throw new SmtpNotSupportedError(
+          "server does not offer smtputf8, needed for a non-ascii address",
+        );
+      }
+      params.push("SMTPUTF8");
+    }
+    if (options.ret !== undefined || options.envid !== undefined) {
+      this.#need("DSN", "dsn");
+      if (options.ret) params.push(`RET=${options.ret}`);
+      if (options.envid !== undefined) {
+        params.push(`ENVID=${xtext(options.envid)}`);
+      }
+    }
+    if (options.requireTls) {
+      this.#need("REQUIRETLS", "requiretls");
+      if (!this.secure) {
+        throw new SmtpNotSupportedError("requiretls needs a tls connection");
+      }
+      params.push("REQUIRETLS");
+    }
+    for (const p of options.params ?? []) {
+      assertSafe(p, "mail parameter");
+      params.push(p);
+    }
+    return `MAIL FROM:<${from}>${params.length ? " " + params.join(" ") : ""}`;
+  }
+
+  #rcptLine(
+    rcpt: { address: string } & RcptOptions,
+    common: RcptOptions,
+  ): string {
+    validateAddress(rcpt.address, "recipient", false);
+    const params: string[] = [];
+    const notify = rcpt.notify ?? common.notify;
+    const orcpt = rcpt.orcpt ?? common.orcpt;
+    if (notify !== undefined || orcpt !== undefined) this.#need("DSN", "dsn");
+    if (notify !== undefined) {
+      params.push(`NOTIFY=${notify === "NEVER" ? "NEVER" : notify.join(",")}`);
+    }
+    if (orcpt !== undefined) params.push(`ORCPT=rfc822;${xtext(orcpt)}`);
+    for (const p of [...(common.params ?? []), ...(rcpt.params ?? [])]) {
+      assertSafe(p, "rcpt parameter");
+      params.push(p);
+    }
+    return `RCPT TO:<${rcpt.address}>${
+      params.length ? " " + params.join(" ") : ""
+    }`;
+  }
+
+  #need(ext: string, name: string): void {
+    if (!this.hasExtension(ext)) {
+      throw new SmtpNotSupportedError(`server does not offer ${name}`);
+    }
+  }
+
+  /**
+   * Send one message (smtplib's `sendmail`). Uses one write for MAIL, every
+   * RCPT and DATA when PIPELINING is offered, and BDAT for in-memory
+   * messages when CHUNKING is offered too (one round trip per message).
+   *
+   * Returns the refused recipients on partial success. Throws
+   * {@linkcode SmtpSenderRefusedError}, {@linkcode SmtpRecipientsRefusedError}
+   * (nothing sent) or {@linkcode SmtpDataError}; after a refusal the
+   * transaction is reset so the connection stays usable. A connection lost
+   * after the end of data is {@linkcode SmtpOutcomeUnknownError}.
+   */
+  async sendMail(options: SendMailOptions): Promise<SendResult> {
+    const data = options.data;
+    let parts: Uint8Array[] | undefined;
+    if (typeof data === "string") parts = [encoder.encode(data)];
+    else if (data instanceof Uint8Array) parts = [data];
+    else if (!(data instanceof ReadableStream)) {
+      throw new InvalidInputError(
+        "data must be a string, a Uint8Array or a ReadableStream",
+      );
+    }
+    return this.#transaction(
+      options.from,
+      Array.isArray(options.to) ? options.to : [options.to],
+      parts ?? (data as ReadableStream<Uint8Array>),
+      options,
+      typeof data === "string" ? /[^\x00-\x7f]/.test(data) : undefined,
+    );
+  }
+
+  /**
+   * Send a complete RFC 5322 message, taking the envelope from its headers
+   * (smtplib's `send_message`): sender from `Sender` or `From`, recipients
+   * from `To`, `Cc` and `Bcc`, or from a single `Resent-*` block. `Bcc` and
+   * `Resent-Bcc` are removed before sending. SMTPUTF8 is used when an
+   * address needs it, and is an error when the server lacks it.
+   */
+  sendMessage(
+    message: string | Uint8Array,
+    options: SendMessageOptions = {},
+  ): Promise<SendResult> {
+    const bytes = typeof message === "string"
+      ? encoder.encode(message)
+      : message;
+    const env = envelopeFromMessage(bytes, {
+      from: options.from,
+      to: options.to,
+    });
+    const mailOptions = { ...options.mailOptions };
+    if (env.international) mailOptions.smtputf8 = true;
+    return this.#transaction(env.from, env.to, env.parts, {
+      ...options,
+      mailOptions,
+    }, typeof message === "string" ? /[^\x00-\x7f]/.test(message) : undefined);
+  }
+
+  async #transaction(
+    from: string,
+    recipients: Recipient[],
+    body: Uint8Array[] | ReadableStream<Uint8Array>,
+    options: CallOptions & {
+      mailOptions?: MailOptions;
+      rcptOptions?: RcptOptions;
+    },
+    eightBitHint: boolean | undefined,
+  ): Promise<SendResult> {
+    const d = this.#deadline(options);
+    await this.ehloOrHelo(options);
+    if (recipients.length === 0) throw new InvalidInputError("no recipients");
+    const rcpts = recipients.map((r) =>
+      typeof r === "string" ? { address: r } : r
+    );
+    const mailOptions: MailOptions = { ...options.mailOptions };
+    const international = [from, ...rcpts.map((r) => r.address)].some((a) =>
+      /[^\x00-\x7f]/.test(a)
+    );
+    if (international) mailOptions.smtputf8 = true;
+    const inMemory = Array.isArray(body);
+    const useBdat = inMemory && (this.#opts.chunking ?? true) &&
+      this.hasExtension("CHUNKING") && this.hasExtension("PIPELINING") &&
+      (this.#opts.pipelining ?? true);
+    let payload: Uint8Array[] | undefined;
+    let size: number | undefined;
+    let eightBit: boolean | undefined;
+    if (inMemory) {
+      payload = useBdat
+        ? normalize(body as Uint8Array[])
+        : stuff(body as Uint8Array[]);
+      size = payload.reduce((n, p) => n + p.length, 0);
+      if (this.hasExtension("8BITMIME") && mailOptions.body === undefined) {
+        eightBit = eightBitHint ?? (body as Uint8Array[]).some(has8Bit);
+      }
+    }
+    // Validate and build every line before sending a byte.
+    const mailLine = this.#mailLine(from, mailOptions, size, eightBit);
+    const rcptLines = rcpts.map((r) =>
+      this.#rcptLine(r, options.rcptOptions ?? {})
+    );
+    const pipelining = (this.#opts.pipelining ?? true) &&
+      this.hasExtension("PIPELINING");
+    const refused = new Map<string, SmtpReply>();
+    const accepted: string[] = [];
+    const ch = this.#channel();
+
+    const sortReplies = (replies: SmtpReply[]) =>
+      replies.forEach((r, i) => {
+        if (ok(r)) accepted.push(rcpts[i].address);
+        else refused.set(rcpts[i].address, r);
+      });
+    const checkEnvelope = async (mail: SmtpReply) => {
+      if (mail.code !== 250) {
+        await this.#quietly("RSET", d);
+        throw new SmtpSenderRefusedError(from, mail);
+      }
+      if (accepted.length === 0) {
+        await this.#quietly("RSET", d);
+        throw new SmtpRecipientsRefusedError(refused);
+      }
+    };
+    const readEnvelope = async () => {
+      const mail = await this.#read(d);
+      const replies = [];
+      for (let i = 0; i < rcptLines.length; i++) {
+        replies.push(await this.#read(d));
+      }
+      sortReplies(replies);
+      return mail;
+    };
+
+    if (useBdat) {
+      const bdatLine = `BDAT ${size} LAST`;
+      const logLines = [
+        ...rcptLines,
+        `${bdatLine} <${size} bytes of message data>`,
+      ];
+      if (size! > TWO_PHASE_LIMIT) {
+        // Large: learn the envelope's fate before sending megabytes.
+        await this.#send([mailLine, ...rcptLines], d);
+        await checkEnvelope(await readEnvelope());
+        await this.#send([bdatLine], d, [], [logLines[logLines.length - 1]]);
+        await this.#sendSlices(payload!, options);
+        return this.#finishData(accepted, refused, options);
+      }
+      // One write, one round trip: MAIL, RCPTs, BDAT LAST and the message.
+      await this.#send([mailLine, ...rcptLines, bdatLine], d, payload!, [
+        mailLine,
+        ...logLines,
+      ]);
+      const mail = await readEnvelope();
+      if (mail.code !== 250 || accepted.length === 0) {
+        await this.#read(d); // the server consumed and refused the chunk
+        await checkEnvelope(mail);
+      }
+      return this.#finishData(accepted, refused, options, d);
+    }
+
+    let mail: SmtpReply;
+    const replies: SmtpReply[] = [];
+    let dataReply: SmtpReply;
+    if (pipelining) {
+      await this.#send([mailLine, ...rcptLines, "DATA"], d);
+      mail = await readEnvelope();
+      dataReply = await this.#read(d);
+      if (
+        dataReply.code === 354 && (mail.code !== 250 || accepted.length === 0)
+      ) {
+        // A server that accepted DATA without a valid envelope: end it empty.
+        await this.#send(["."], d);
+        await this.#read(d);
+      }
+      await checkEnvelope(mail);
+    } else {
+      mail = await this.#cmd(mailLine, d);
+      if (mail.code !== 250) await checkEnvelope(mail);
+      for (const line of rcptLines) replies.push(await this.#cmd(line, d));
+      sortReplies(replies);
+      await checkEnvelope(mail);
+      dataReply = await this.#cmd("DATA", d);
+    }
+    if (dataReply.code !== 354) {
+      await this.#quietly("RSET", d);
+      throw new SmtpDataError("data refused", dataReply);
+    }
+    if (payload) {
+      if (ch.logging) ch.log("client", `<${size} bytes of message data>`);
+      await this.#sendSlices(payload, options);
+    } else {
+      await this.#sendBody(body as ReadableStream<Uint8Array>, options);
+    }
+    return this.#finishData(accepted, refused, options);
+  }
+
+  async #finishData(
+    accepted: string[],
+    refused: Map<string, SmtpReply>,
+    call: CallOptions,
+    d?: Deadline,
+  ): Promise<SendResult> {
+    const count = this.#lmtp ? accepted.length : 1;
+    const replies = await this.#finalReplies(count, call, d);
+    if (!this.#lmtp) {
+      const reply = replies[0];
+      if (reply.code !== 250) {
+        await this.#quietly("RSET", this.#deadline(call));
+        throw new SmtpDataError("message refused", reply);
+      }
+      return { reply, accepted, refused };
+    }
+    const deliveries = new Map<string, SmtpReply>();
+    const delivered: string[] = [];
+    replies.forEach((r, i) => {
+      deliveries.set(accepted[i], r);
+      if (r.code === 250) delivered.push(accepted[i]);
+      else refused.set(accepted[i], r);
+    });
+    if (delivered.length === 0) throw new SmtpRecipientsRefusedError(refused);
+    return {
+      reply: replies[replies.length - 1],
+      accepted: delivered,
+      refused,
+      deliveries,
+    };
+  }
+
+  /** Read the replies after the end of data; a lost connection means the outcome is unknown. */
+  async #finalReplies(
+    count: number,
+    call?: CallOptions,
+    d?: Deadline,
+  ): Promise<SmtpReply[]> {
+    const deadline = d ?? this.#deadline(call);
+    const replies: SmtpReply[] = [];
+    try {
+      for (let i = 0; i < count; i++) replies.push(await this.#read(deadline));
+    } catch (err) {
+      if (
+        err instanceof SmtpServerDisconnectedError &&
+          !(err instanceof SmtpServiceClosingError) ||
+        err instanceof TimeoutError
+      ) {
+        await this.close();
+        throw new SmtpOutcomeUnknownError(
+          "connection lost after the message was sent; it may have been delivered",
+          { cause: err },
+        );
+      }
+      throw err;
+    }
+    return replies;
+  }
+
+  /** Write in-memory parts; each slice of up to 1 MiB gets its own deadline. */
+  async #sendSlices(parts: Uint8Array[], call: CallOptions): Promise<void> {
+    const ch = this.#channel();
+    let batch: Uint8Array[] = [];
+    let size = 0;
+    const flush = async () => {
+      if (!batch.length) return;
+      try {
+        await ch.send(batch, this.#deadline(call), "sending message data");
+      } catch (err) {
+        throw this.#mapError(err);
+      }
+      batch = [];
+      size = 0;
+    };
+    for (const part of parts) {
+      for (let o = 0; o < part.length; o += BODY_SLICE) {
+        const slice = part.subarray(o, Math.min(part.length, o + BODY_SLICE));
+        batch.push(slice);
+        size += slice.length;
+        if (size >= BODY_SLICE) await flush();
+      }
+    }
+    await flush();
+  }
+
+  /** Send a body after a 354: dot-stuffed and terminated, streamed when it's a stream. */
+  async #sendBody(data: MessageData, call?: CallOptions): Promise<void> {
+    const ch = this.#channel();
+    if (typeof data === "string" || data instanceof Uint8Array) {
+      const parts = stuff([
+        typeof data === "string" ? encoder.encode(data) : data,
+      ]);
+      if (ch.logging) {
+        ch.log(
+          "client",
+          `<${parts.reduce((n, p) => n + p.length, 0)} bytes of message data>`,
+        );
+      }
+      return this.#sendSlices(parts, call ?? {});
+    }
+    const enc = new DotStuffer(true);
+    const reader = data.getReader();
+    let total = 0;
+    try {
+      for (;;) {
+        const d = this.#deadline(call);
+        const { done, value } = await d.race(
+          reader.read(),
+          () => reader.cancel().catch(() => {}),
+          "reading message data",
+        );
+        if (done) break;
+        const out = enc.push(value);
+        total += out.length;
+        if (out.length) {
+          try {
+            await ch.send([out], d, "sending message data");
+          } catch (err) {
+            throw this.#mapError(err);
+          }
+        }
+      }
+    } catch (err) {
+      reader.cancel(err).catch(() => {});
+      // The server is waiting for the end of data: the session can't be saved.
+      await this.close();
+      throw err;
+    } finally {
+      reader.releaseLock();
+    }
+    const tail = enc.end();
+    if (ch.logging) {
+      ch.log("client", `<${total + tail.length} bytes of message data>`);
+    }
+    try {
+      await ch.send([tail], this.#deadline(call), "sending message data");
+    } catch (err) {
+      throw this.#mapError(err);
+    }
+  }
+
+  /** Send QUIT, read the reply, close. Never throws for a server that's already gone. */
+  async quit(call?: CallOptions): Promise<SmtpReply | undefined> {
+    if (!this.connected) {
+      await this.close();
+      return undefined;
+    }
+    let reply: SmtpReply | undefined;
+    try {
+      reply = await this.#cmd("QUIT", this.#deadline(call));
+    } catch (err) {
+      if (!(err instanceof MailwireError)) throw err;
+    } finally {
+      await this.close();
+    }
+    return reply;
+  }
+
+  /** Close the connection without QUIT (smtplib's `close`). Idempotent. */
+  async close(): Promise<void> {
+    const ch = this.#ch;
+    if (!ch) return;
+    if (!ch.closed) ch.log("info", "connection closed");
+    await ch.close();
+  }
+
+  /** `await using` support: QUIT (bounded) if connected, then close. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.connected) {
+      await this.quit({ timeout: Math.min(this.#timeout, 5000) });
+    } else await this.close();
+  }
+}
+
+function ok(r: SmtpReply): boolean {
+  return r.code === 250 || r.code === 251;
+}
+
+function stuff(parts: Uint8Array[]): Uint8Array[] {
+  const enc = new DotStuffer(true);
+  const out = parts.map((p) => enc.push(p)).filter((p) => p.length);
+  out.push(enc.end());
+  return out;
+}
+
+function normalize(parts: Uint8Array[]): Uint8Array[] {
+  const enc = new DotStuffer(false);
+  const out = parts.map((p) => enc.push(p)).filter((p) => p.length);
+  const tail = enc.end();
+  if (tail.length) out.push(tail);
+  return out;
+}
+
+function has8Bit(bytes: Uint8Array): boolean {
+  for (let i = 0; i < bytes.length; i++) if (bytes[i] > 127) return true;
+  return false;
+}
+
+/** RFC 3461 xtext: "+", "=" and bytes outside 33..126 as +XX. */
+export function xtext(value: string): string {
+  let out = "";
+  for (const b of encoder.encode(value)) {
+    out += b < 33 || b > 126 || b === 43 || b === 61
+      ? "+" + b.toString(16).toUpperCase().padStart(2, "0")
+      : String.fromCharCode(b);
+  }
+  return out;
+}
+
+const UNQUOTED_SPACE = /^(?:"(?:[^"\\]|\\.)*"|[^\s"])*$/;
+
+function validateAddress(address: string, what: string, nullOk: boolean): void {
+  assertSafe(address, what);
+  if (address === "" && nullOk) return;
+  if (address === "") throw new InvalidInputError(`${what} address is empty`);
+  if (/[<>]/.test(address) || !UNQUOTED_SPACE.test(address)) {
+    throw new InvalidInputError(
+      `${what} address contains '<', '>' or unquoted white space`,
+    );
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * SMTP and LMTP clients: everything Python's `smtplib` does, on Web
+ * streams, for Deno, Bun, Node and Workers.
+ *
+ * - {@linkcode SmtpClient}: connect with `tls: "starttls"` (default),
+ *   `"implicit"` (port 465), `"opportunistic"` or `"none"`; `login` picks the
+ *   strongest SASL mechanism offered; `sendMail` sends raw messages with
+ *   PIPELINING and CHUNKING when offered; `sendMessage` takes the envelope
+ *   from the headers like smtplib's `send_message`.
+ * - {@linkcode LmtpClient}: LHLO and one reply per recipient.
+ * - Errors mirror smtplib's exceptions: {@linkcode SmtpResponseError} carries
+ *   `code`, `enhancedCode` and `permanent`.
+ *
+ * Secure by default: certificates are verified, credentials never cross a
+ * connection without TLS unless you set `allowInsecureAuth`, CR/LF/NUL in
+ * any argument is refused before a byte is sent, every wait has a deadline,
+ * and the transcript (`logger`) never shows a secret.
+ *
+ * @example
+ * ```ts ignore
+ * import { SmtpClient } from "@mailwire/mailwire/smtp";
+ * await using client = await SmtpClient.connect({
+ *   hostname: "smtp.example.com",
+ *   auth: { username: "me@example.com", password: "app-password" },
+ * });
+ * await client.sendMessage(
+ *   "From: me@example.com\r\nTo: you@example.com\r\nSubject: hi\r\n\r\nHello\r\n",
+ * );
+ * ```
+ *
+ * @module
+ */
+export {
+  type CallOptions,
+  type LoginOptions,
+  type MailOptions,
+  type MessageData,
+  type RcptOptions,
+  type Recipient,
+  type SendMailOptions,
+  type SendMessageOptions,
+  type SendResult,
+  type SmtpAuthOptions,
+  SmtpClient,
+  type SmtpClientOptions,
+  type SmtpTlsMode,
+} from "./client.ts";
+export { LmtpClient } from "./lmtp.ts";
+export * from "./errors.ts";
+export { parseAddressList } from "./address.ts";
+export { envelopeFromMessage, type MessageEnvelope } from "./envelope.ts";
+export type { SmtpReply } from "../io/smtp_reply.ts";
+export type { LogEntry, Logger } from "../io/log.ts";
+export { consoleLogger } from "../io/log.ts";
