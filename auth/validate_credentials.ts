@@ -7,7 +7,21 @@
 import { AuthError } from "./errors.ts";
 import type { Credentials } from "./mechanism.ts";
 
-/** Options for {@linkcode validateCredentials}. */
+/**
+ * Options for {@linkcode validateCredentials}.
+ *
+ * @example
+ * ```ts
+ * import { validateCredentials, type ValidateCredentialsOptions } from "@mailwire/mailwire/auth";
+ *
+ * const options: ValidateCredentialsOptions = { require: "password", mechanism: "PLAIN" };
+ * try {
+ *   validateCredentials({ username: "tim" }, options);
+ * } catch (err) {
+ *   console.log((err as Error).message); // "missing password for PLAIN"
+ * }
+ * ```
+ */
 export interface ValidateCredentialsOptions {
   /** The secret the mechanism cannot work without. Default: none. */
   require?: "password" | "accessToken";
