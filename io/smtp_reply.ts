@@ -26,7 +26,8 @@ export interface ReplyLimits {
   maxBytes: number;
 }
 
-const decoder = new TextDecoder();
+// ignoreBOM: keep a leading U+FEFF in the text instead of silently dropping it.
+const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 const ENHANCED = /^([245])\.(\d{1,3})\.(\d{1,3})(?: |$)/;
 
 function digit(b: number | undefined): number {
