@@ -6,7 +6,8 @@ import type { Logger } from "./log.ts";
 import { Writer } from "./writer.ts";
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
+// ignoreBOM: keep a leading U+FEFF in the text instead of silently dropping it.
+const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 
 /** Options of a {@linkcode Channel}. */
 export interface ChannelOptions {

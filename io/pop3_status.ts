@@ -20,7 +20,8 @@ export interface Pop3Continuation {
   readonly text: string;
 }
 
-const decoder = new TextDecoder();
+// ignoreBOM: keep a leading U+FEFF in the text instead of silently dropping it.
+const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 const RESP_CODE = /^\[([^\]\s]+)\]\s?/;
 
 /**

@@ -20,6 +20,8 @@ export class FakePeer {
   socket: net.Socket | tls.TLSSocket;
   /** Every byte received in clear or after TLS, in order (decrypted). */
   received: Buffer = Buffer.alloc(0);
+  /** Each chunk as it arrived (to check what came in one write). */
+  chunks: Buffer[] = [];
   #pending: Buffer = Buffer.alloc(0);
   #waiters: Array<() => void> = [];
   #ended = false;
@@ -31,6 +33,7 @@ export class FakePeer {
 
   #attach(socket: net.Socket) {
     socket.on("data", (chunk: Buffer) => {
+      this.chunks.push(chunk);
       this.received = Buffer.concat([this.received, chunk]);
       this.#pending = Buffer.concat([this.#pending, chunk]);
       this.#wake();
