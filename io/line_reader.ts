@@ -96,6 +96,7 @@ export class LineReader {
 
   async #fill(deadline: Deadline, what: string): Promise<void> {
     if (this.#eof) {
+      this.#fail();
       throw new ConnectionClosedError("connection closed by server");
     }
     let result: ReadableStreamReadResult<Uint8Array>;
@@ -113,7 +114,10 @@ export class LineReader {
       });
     }
     if (result.done) {
+      // The peer closed (or half-closed) while we expected data: close our
+      // side too, as on every other failure.
       this.#eof = true;
+      this.#fail();
       throw new ConnectionClosedError("connection closed by server");
     }
     this.#append(result.value);

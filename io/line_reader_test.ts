@@ -123,12 +123,11 @@ test("line reader: buffered reports the bytes not yet handed out", async () => {
   assert.equal(r.buffered, 8, "the partial line stays counted at EOF");
 });
 
-test("line reader: EOF mid-line is ConnectionClosedError", async () => {
-  const { r } = reader(["250 partial"]);
-  await assert.rejects(r.readLine(none), (e: unknown) => {
-    assert.ok(e instanceof ConnectionClosedError);
-    return true;
-  });
+test("line reader: EOF mid-line is ConnectionClosedError and closes", async () => {
+  let failed = 0;
+  const { r } = reader(["250 partial"], 8192, () => failed++);
+  await assert.rejects(r.readLine(none), ConnectionClosedError);
+  assert.equal(failed, 1, "onFail closes our side of a half-closed socket");
 });
 
 test("line reader: a stream error is ConnectionClosedError with the cause", async () => {
