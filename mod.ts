@@ -1,0 +1,46 @@
+/**
+ * mailwire: SMTP, LMTP and POP3 clients on Web streams, for Deno, Bun, Node
+ * and Cloudflare Workers, with zero dependencies.
+ *
+ * Everything Python's `smtplib` and `poplib` do, secure by default:
+ * verified TLS (STARTTLS, STLS or implicit), no credentials over clear text
+ * unless you opt in, CR/LF/NUL refused in every argument before a byte is
+ * sent, a deadline and an AbortSignal on every wait, capped replies, and a
+ * transcript that never shows a secret.
+ *
+ * Entry points: `@mailwire/mailwire/smtp` ({@linkcode SmtpClient},
+ * {@linkcode LmtpClient}), `@mailwire/mailwire/pop3` ({@linkcode Pop3Client}),
+ * `@mailwire/mailwire/auth` (SASL mechanisms shared by both) and
+ * `@mailwire/mailwire/tls` (the socket seam: bring your own `connector`).
+ * This module re-exports them all.
+ *
+ * @example Send, then read back
+ * ```ts ignore
+ * import { Pop3Client, SmtpClient } from "@mailwire/mailwire";
+ *
+ * await using smtp = await SmtpClient.connect({
+ *   hostname: "mail.example.com",
+ *   port: 587,
+ *   auth: { username: "me@example.com", password: "secret" },
+ * });
+ * await smtp.sendMail({
+ *   from: "me@example.com",
+ *   to: "me@example.com",
+ *   data: "Subject: hi\r\n\r\nHello\r\n",
+ * });
+ *
+ * await using pop = await Pop3Client.connect({
+ *   hostname: "mail.example.com",
+ *   auth: { username: "me@example.com", password: "secret" },
+ * });
+ * const { count } = await pop.stat();
+ * console.log(new TextDecoder().decode(await pop.retr(count)));
+ * await pop.quit();
+ * ```
+ *
+ * @module
+ */
+export * from "./smtp/mod.ts";
+export * from "./pop3/mod.ts";
+export * from "./auth/mod.ts";
+export * from "./tls/mod.ts";

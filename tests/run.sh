@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The whole suite: static gates, real Postfix + Dovecot, then every test on
+# Deno and on Bun. Exits non-zero if anything fails. Used by `npm test`.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bin=node_modules/.bin
+fail=0
+step() { printf '\n== %s\n' "$*"; }
+gate() { # name, command...
+  local name=$1; shift
+  step "$name"
+  if "$@"; then echo "ok: $name"; else echo "FAILED: $name"; fail=1; fi
+}
+
+gate "deno fmt --check" $bin/deno fmt --check
+gate "deno lint" $bin/deno lint
+gate "deno check" $bin/deno check mod.ts smtp/mod.ts pop3/mod.ts auth/mod.ts tls/mod.ts
+gate "deno doc --lint" $bin/deno doc --lint mod.ts smtp/mod.ts pop3/mod.ts auth/mod.ts tls/mod.ts
+gate "deno publish --dry-run" $bin/deno publish --dry-run --allow-dirty
+
+step "real servers (Postfix + Dovecot)"
+if ! bash tests/servers/start.sh; then
+  echo "FAILED: the real mail servers did not start; the integration suite cannot run"
+  fail=1
+fi
+
+mkdir -p .tmp
+step "deno test"
+$bin/deno test -A --doc 2>&1 | tee .tmp/deno-test.log
+deno_rc=${PIPESTATUS[0]}
+[ "$deno_rc" -eq 0 ] || fail=1
+
+step "bun test"
+$bin/bun test --timeout 60000 2>&1 | tee .tmp/bun-test.log
+bun_rc=${PIPESTATUS[0]}
+[ "$bun_rc" -eq 0 ] || fail=1
+
+step "node --test (test servers)"
+node --test --test-force-exit tests/fakes/ 2>&1 | tee .tmp/node-test.log
+node_rc=${PIPESTATUS[0]}
+[ "$node_rc" -eq 0 ] || fail=1
+
+strip() { sed -e 's/\x1b\[[0-9;]*m//g' "$1"; }
+dp=$(strip .tmp/deno-test.log | grep -E '^(ok|FAILED) \|' | tail -1 | sed -E 's/.*\| ([0-9]+) passed.*\| ([0-9]+) failed.*/\1 \2/')
+bp=$(strip .tmp/bun-test.log | grep -E '^ *[0-9]+ pass$' | tail -1 | tr -dc 0-9)
+bf=$(strip .tmp/bun-test.log | grep -E '^ *[0-9]+ fail$' | tail -1 | tr -dc 0-9)
+np=$(strip .tmp/node-test.log | grep -E '^. pass [0-9]+' | tail -1 | tr -dc 0-9)
+nf=$(strip .tmp/node-test.log | grep -E '^. fail [0-9]+' | tail -1 | tr -dc 0-9)
+read -r dpass dfail <<<"${dp:-0 1}"
+printf '\n== summary\ndeno: %s passed, %s failed (exit %s)\nbun: %s passed, %s failed (exit %s)\nnode: %s passed, %s failed (exit %s)\n' \
+  "$dpass" "$dfail" "$deno_rc" "${bp:-0}" "${bf:-1}" "$bun_rc" "${np:-0}" "${nf:-1}" "$node_rc"
+total_pass=$((dpass + ${bp:-0} + ${np:-0}))
+total_fail=$((dfail + ${bf:-0} + ${nf:-0}))
+if [ "$fail" -ne 0 ] && [ "$total_fail" -eq 0 ]; then total_fail=1; fi
+echo "$total_pass passed, $total_fail failed"
+exit "$fail"
