@@ -1,5 +1,5 @@
 import type { Conn, TlsOptions } from "../tls/conn.ts";
-import { ProtocolError } from "../tls/errors.ts";
+import { ConnectionClosedError, ProtocolError } from "../tls/errors.ts";
 import type { Deadline } from "./deadline.ts";
 import { LineReader } from "./line_reader.ts";
 import type { Logger } from "./log.ts";
@@ -107,6 +107,14 @@ export class Channel {
     } catch (err) {
       await this.close();
       throw err;
+    }
+    if (this.#closing) {
+      // Closed during the handshake (a deadline or abort fired): the new
+      // connection would otherwise stay open with nobody to close it.
+      await next.close().catch(() => {});
+      throw new ConnectionClosedError(
+        "connection closed during the tls handshake",
+      );
     }
     this.#conn = next;
     this.#reader = new LineReader(next.readable, this.#maxLine, this.abort);
