@@ -17,6 +17,8 @@ const decoder = new TextDecoder();
 
 /** Offset just past the header block's last line end (or the length). */
 function headerEnd(bytes: Uint8Array): number {
+  // A message that starts with a blank line has no header fields at all.
+  if (bytes[0] === 10 || (bytes[0] === 13 && bytes[1] === 10)) return 0;
   for (let i = bytes.indexOf(10); i !== -1; i = bytes.indexOf(10, i + 1)) {
     if (bytes[i + 1] === 10) return i + 1;
     if (bytes[i + 1] === 13 && bytes[i + 2] === 10) return i + 1;
