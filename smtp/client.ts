@@ -475,9 +475,9 @@ export class SmtpClient {
    * console.log(reply.code); // 250
    * ```
    */
-  command(line: string, call?: CallOptions): Promise<SmtpReply> {
+  async command(line: string, call?: CallOptions): Promise<SmtpReply> {
     assertSafe(line, "command");
-    return this.#cmd(line, this.#deadline(call));
+    return await this.#cmd(line, this.#deadline(call));
   }
 
   /** Send EHLO (LHLO for LMTP) and record the features. Returns the reply whatever its code. */
@@ -695,21 +695,24 @@ export class SmtpClient {
   }
 
   /** VRFY an address (smtplib's `verify`). Returns the reply whatever its code. */
-  verify(address: string, call?: CallOptions): Promise<SmtpReply> {
+  async verify(address: string, call?: CallOptions): Promise<SmtpReply> {
     assertSafe(address, "address");
-    return this.#cmd(`VRFY ${address}`, this.#deadline(call));
+    return await this.#cmd(`VRFY ${address}`, this.#deadline(call));
   }
 
   /** EXPN a mailing list. Returns the reply whatever its code. */
-  expn(list: string, call?: CallOptions): Promise<SmtpReply> {
+  async expn(list: string, call?: CallOptions): Promise<SmtpReply> {
     assertSafe(list, "list name");
-    return this.#cmd(`EXPN ${list}`, this.#deadline(call));
+    return await this.#cmd(`EXPN ${list}`, this.#deadline(call));
   }
 
   /** HELP, optionally on a topic. Returns the reply whatever its code. */
-  help(topic?: string, call?: CallOptions): Promise<SmtpReply> {
+  async help(topic?: string, call?: CallOptions): Promise<SmtpReply> {
     if (topic !== undefined) assertSafe(topic, "help topic");
-    return this.#cmd(topic ? `HELP ${topic}` : "HELP", this.#deadline(call));
+    return await this.#cmd(
+      topic ? `HELP ${topic}` : "HELP",
+      this.#deadline(call),
+    );
   }
 
   /** NOOP. */
@@ -906,7 +909,7 @@ export class SmtpClient {
    * `Resent-Bcc` are removed before sending. SMTPUTF8 is used when an
    * address needs it, and is an error when the server lacks it.
    */
-  sendMessage(
+  async sendMessage(
     message: string | Uint8Array,
     options: SendMessageOptions = {},
   ): Promise<SendResult> {
@@ -919,7 +922,7 @@ export class SmtpClient {
     });
     const mailOptions = { ...options.mailOptions };
     if (env.international) mailOptions.smtputf8 = true;
-    return this.#transaction(env.from, env.to, env.parts, {
+    return await this.#transaction(env.from, env.to, env.parts, {
       ...options,
       mailOptions,
     }, typeof message === "string" ? /[^\x00-\x7f]/.test(message) : undefined);
