@@ -185,6 +185,8 @@ const DEFAULT_TIMEOUT = 60_000;
 const TWO_PHASE_LIMIT = 1 << 20; // bigger in-memory bodies wait for RCPT replies first
 const BODY_SLICE = 1 << 20; // each write of a large body gets its own deadline
 const encoder = new TextEncoder();
+/** Any UTF-16 code unit outside ASCII. */
+const NON_ASCII = /[\u0080-\uffff]/;
 
 /** @internal Marks a client speaking LMTP. Not exported from the package. */
 export const LMTP: unique symbol = Symbol("lmtp");
@@ -743,7 +745,7 @@ export class SmtpClient {
     call?: CallOptions,
   ): Promise<SmtpReply> {
     const line = this.#rcptLine({ address: to, ...options }, {});
-    return this.#cmd(line, this.#deadline(call));
+    return await this.#cmd(line, this.#deadline(call));
   }
 
   /**
@@ -893,12 +895,12 @@ export class SmtpClient {
         "data must be a string, a Uint8Array or a ReadableStream",
       );
     }
-    return this.#transaction(
+    return await this.#transaction(
       options.from,
       Array.isArray(options.to) ? options.to : [options.to],
       parts ?? (data as ReadableStream<Uint8Array>),
       options,
-      typeof data === "string" ? /[^\x00-\x7f]/.test(data) : undefined,
+      typeof data === "string" ? NON_ASCII.test(data) : undefined,
     );
   }
 
@@ -925,7 +927,7 @@ export class SmtpClient {
     return await this.#transaction(env.from, env.to, env.parts, {
       ...options,
       mailOptions,
-    }, typeof message === "string" ? /[^\x00-\x7f]/.test(message) : undefined);
+    }, typeof message === "string" ? NON_ASCII.test(message) : undefined);
   }
 
   async #transaction(
@@ -946,7 +948,7 @@ export class SmtpClient {
     );
     const mailOptions: MailOptions = { ...options.mailOptions };
     const international = [from, ...rcpts.map((r) => r.address)].some((a) =>
-      /[^\x00-\x7f]/.test(a)
+      NON_ASCII.test(a)
     );
     if (international) mailOptions.smtputf8 = true;
     const inMemory = Array.isArray(body);

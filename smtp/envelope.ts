@@ -117,6 +117,6 @@ export function envelopeFromMessage(
     kept.push(message.subarray(pos));
     parts = kept;
   }
-  const international = [from, ...to].some((a) => /[^\x00-\x7f]/.test(a));
+  const international = [from, ...to].some((a) => /[\u0080-\uffff]/.test(a));
   return { from, to, parts, international };
 }
