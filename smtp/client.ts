@@ -620,6 +620,13 @@ export class SmtpClient {
     credentials: Credentials,
     options: LoginOptions = {},
   ): Promise<SmtpReply | undefined> {
+    // Before a byte is sent (EHLO included); the mechanism checks the rest.
+    for (
+      const key of ["username", "password", "accessToken", "authzid"] as const
+    ) {
+      const value = credentials[key];
+      if (value !== undefined) assertSafe(value, key);
+    }
     await this.ehloOrHelo(options);
     if (!this.hasExtension("AUTH")) {
       throw new SmtpNotSupportedError("server does not offer auth");
@@ -733,6 +740,8 @@ export class SmtpClient {
     options: MailOptions = {},
     call?: CallOptions,
   ): Promise<SmtpReply> {
+    validateAddress(from, "sender", true);
+    for (const p of options.params ?? []) assertSafe(p, "mail parameter");
     await this.ehloOrHelo(call);
     const line = this.#mailLine(from, options, undefined, undefined);
     return this.#cmd(line, this.#deadline(call));
@@ -940,12 +949,21 @@ export class SmtpClient {
     },
     eightBitHint: boolean | undefined,
   ): Promise<SendResult> {
-    const d = this.#deadline(options);
-    await this.ehloOrHelo(options);
     if (recipients.length === 0) throw new InvalidInputError("no recipients");
     const rcpts = recipients.map((r) =>
       typeof r === "string" ? { address: r } : r
     );
+    // Refuse bad input before a byte is sent (EHLO included).
+    validateAddress(from, "sender", true);
+    for (const p of options.mailOptions?.params ?? []) {
+      assertSafe(p, "mail parameter");
+    }
+    for (const r of rcpts) validateAddress(r.address, "recipient", false);
+    for (const r of [options.rcptOptions ?? {}, ...rcpts]) {
+      for (const p of r.params ?? []) assertSafe(p, "rcpt parameter");
+    }
+    const d = this.#deadline(options);
+    await this.ehloOrHelo(options);
     const mailOptions: MailOptions = { ...options.mailOptions };
     const international = [from, ...rcpts.map((r) => r.address)].some((a) =>
       NON_ASCII.test(a)
