@@ -1040,7 +1040,14 @@ export class SmtpClient {
         mailLine,
         ...logLines,
       ]);
-      const mail = await readEnvelope();
+      let mail: SmtpReply;
+      try {
+        mail = await readEnvelope();
+      } catch (err) {
+        // The whole message is out; a server that buffers its pipelined
+        // replies may have taken it before the connection was lost.
+        throw await this.#outcomeUnknown(err);
+      }
       if (mail.code !== 250 || accepted.length === 0) {
         await this.#read(d); // the server consumed and refused the chunk
         await checkEnvelope(mail);
@@ -1127,20 +1134,25 @@ export class SmtpClient {
     try {
       for (let i = 0; i < count; i++) replies.push(await this.#read(deadline));
     } catch (err) {
-      if (
-        err instanceof SmtpServerDisconnectedError &&
-          !(err instanceof SmtpServiceClosingError) ||
-        err instanceof TimeoutError
-      ) {
-        await this.close();
-        throw new SmtpOutcomeUnknownError(
-          "connection lost after the message was sent; it may have been delivered",
-          { cause: err },
-        );
-      }
-      throw err;
+      throw await this.#outcomeUnknown(err);
     }
     return replies;
+  }
+
+  /** A disconnect or timeout once the whole message was sent: the outcome is unknown. */
+  async #outcomeUnknown(err: unknown): Promise<unknown> {
+    if (
+      err instanceof SmtpServerDisconnectedError &&
+        !(err instanceof SmtpServiceClosingError) ||
+      err instanceof TimeoutError
+    ) {
+      await this.close();
+      return new SmtpOutcomeUnknownError(
+        "connection lost after the message was sent; it may have been delivered",
+        { cause: err },
+      );
+    }
+    return err;
   }
 
   /** Write in-memory parts; each slice of up to 1 MiB gets its own deadline. */
