@@ -41,6 +41,11 @@ export class Writer {
   }
 
   async #one(bytes: Uint8Array, deadline: Deadline, what: string) {
+    if (deadline.signal?.aborted || deadline.remaining() === 0) {
+      // Already too late: send nothing, close as on any other failure.
+      this.#onFail();
+      deadline.check(what);
+    }
     try {
       await deadline.race(this.#writer.write(bytes), this.#onFail, what);
     } catch (err) {

@@ -158,6 +158,23 @@ test("writer: an abort while writing is AbortedError and closes", async () => {
   assert.equal(failed, 1);
 });
 
+test("writer: an already-aborted signal or passed deadline writes nothing and closes", async () => {
+  for (
+    const [deadline, cls] of [
+      [new Deadline(10_000, AbortSignal.abort("early")), AbortedError],
+      [new Deadline(1), TimeoutError],
+    ] as const
+  ) {
+    await new Promise((r) => setTimeout(r, 5));
+    const { writable, writes } = recorder();
+    let failed = 0;
+    const w = new Writer(writable, () => failed++);
+    await assert.rejects(w.write([enc.encode("NOOP\r\n")], deadline), cls);
+    assert.equal(writes.length, 0);
+    assert.equal(failed, 1);
+  }
+});
+
 test("writer: a failing sink is ConnectionClosedError with the cause", async () => {
   const cause = new Error("EPIPE");
   const writable = new WritableStream<Uint8Array>({
