@@ -24,14 +24,14 @@ export class Deadline {
       ? Infinity
       : ms;
     this.signal = signal;
-    this.#at = this.ms === Infinity ? Infinity : Date.now() + this.ms;
+    this.#at = this.ms === Infinity ? Infinity : performance.now() + this.ms;
   }
 
   /** Milliseconds left (Infinity for none, 0 when passed). */
   remaining(): number {
     return this.#at === Infinity
       ? Infinity
-      : Math.max(0, this.#at - Date.now());
+      : Math.max(0, this.#at - performance.now());
   }
 
   /** Throw the typed error if the deadline passed or the signal fired. */
