@@ -974,19 +974,20 @@ export class SmtpClient {
       this.hasExtension("CHUNKING") && this.hasExtension("PIPELINING") &&
       (this.#opts.pipelining ?? true);
     let payload: Uint8Array[] | undefined;
-    let size: number | undefined;
+    let size: number | undefined; // bytes on the wire
+    let messageSize: number | undefined; // RFC 1870: without stuffing and end marker
     let eightBit: boolean | undefined;
     if (inMemory) {
-      payload = useBdat
-        ? normalize(body as Uint8Array[])
-        : stuff(body as Uint8Array[]);
+      const normalized = normalize(body as Uint8Array[]);
+      payload = useBdat ? normalized : stuff(body as Uint8Array[]);
       size = payload.reduce((n, p) => n + p.length, 0);
+      messageSize = normalized.reduce((n, p) => n + p.length, 0);
       if (this.hasExtension("8BITMIME") && mailOptions.body === undefined) {
         eightBit = eightBitHint ?? (body as Uint8Array[]).some(has8Bit);
       }
     }
     // Validate and build every line before sending a byte.
-    const mailLine = this.#mailLine(from, mailOptions, size, eightBit);
+    const mailLine = this.#mailLine(from, mailOptions, messageSize, eightBit);
     const rcptLines = rcpts.map((r) =>
       this.#rcptLine(r, options.rcptOptions ?? {})
     );
