@@ -1,0 +1,255 @@
+import { Deadline } from "../io/deadline.ts";
+import type { LineReader } from "../io/line_reader.ts";
+import { readMultiline } from "../io/pop3_status.ts";
+import { AbortedError } from "../tls/errors.ts";
+
+const CRLF = new Uint8Array([13, 10]);
+/** Never allocate more than this up front on the server's word ("+OK n octets"). */
+const MAX_PREALLOCATION = 16 << 20;
+
+/**
+ * Collects the lines of a multi-line body (already unstuffed by io) into
+ * one buffer, each followed by CRLF. Starts at the announced size when
+ * there is one, so the common case needs neither growth nor a final copy.
+ */
+export class BodyBuffer {
+  #buf: Uint8Array;
+  #n = 0;
+
+  constructor(sizeHint?: number) {
+    const hint = sizeHint !== undefined && sizeHint > 0
+      ? Math.min(sizeHint, MAX_PREALLOCATION)
+      : 16384;
+    this.#buf = new Uint8Array(hint);
+  }
+
+  /** Bytes collected so far. */
+  get length(): number {
+    return this.#n;
+  }
+
+  /** Append a line and its CRLF. */
+  push(line: Uint8Array): void {
+    const need = this.#n + line.length + 2;
+    if (need > this.#buf.length) {
+      const next = new Uint8Array(Math.max(need, this.#buf.length * 2));
+      next.set(this.#buf.subarray(0, this.#n));
+      this.#buf = next;
+    }
+    this.#buf.set(line, this.#n);
+    this.#buf[this.#n + line.length] = 13;
+    this.#buf[this.#n + line.length + 1] = 10;
+    this.#n = need;
+  }
+
+  /** The collected bytes (exactly sized: no slack in the underlying buffer). */
+  bytes(): Uint8Array {
+    return this.#n === this.#buf.length
+      ? this.#buf
+      : this.#buf.slice(0, this.#n);
+  }
+}
+
+/**
+ * A Deadline whose budget is replaced from outside: the message stream gives
+ * each pull (and the drain after a cancel) its own window, while the body
+ * reader keeps one object for the whole message.
+ */
+class WindowDeadline extends Deadline {
+  current: Deadline;
+
+  constructor(first: Deadline) {
+    super(undefined, first.signal);
+    this.current = first;
+  }
+
+  override remaining(): number {
+    return this.current.remaining();
+  }
+
+  override check(what: string): void {
+    this.current.check(what);
+  }
+
+  override race<T>(
+    promise: Promise<T>,
+    onFail: () => void,
+    what: string,
+  ): Promise<T> {
+    return this.current.race(promise, onFail, what);
+  }
+}
+
+/** Thrown inside the body reader when a drain would read too much. */
+const DRAIN_LIMIT = Symbol("drain limit");
+
+/** What {@linkcode messageStream} needs from the client. */
+export interface MessageStreamOptions {
+  /** The connection's line reader, positioned after the `+OK` status line. */
+  reader: LineReader;
+  /** Most body bytes accepted (after unstuffing). */
+  maxBytes: number;
+  /** Size of the chunks handed out. */
+  chunkSize: number;
+  /** A fresh deadline for one pull. */
+  pullDeadline: () => Deadline;
+  /** A fresh deadline for the drain after a cancel. */
+  drainDeadline: () => Deadline;
+  /** Most bytes read and discarded after a cancel before closing instead. */
+  drainLimit: number;
+  /** Aborting it ends the stream at once with an AbortedError, connection closed. */
+  signal?: AbortSignal;
+  /** Close the connection (its state is unknown). */
+  abort: () => void;
+  /** Turn a failure into the error the consumer sees. */
+  mapError: (err: unknown) => unknown;
+  /**
+   * Called once, when the stream is over: `true` when the whole body was
+   * read (the connection is ready for the next command), `false` when the
+   * connection was closed.
+   */
+  done: (clean: boolean) => void;
+}
+
+/**
+ * A pull-based stream over a multi-line body: lines are read from the
+ * connection only while the consumer asks for a chunk, and each pull has
+ * its own deadline. Memory stays bounded by one chunk plus the longest line.
+ *
+ * Cancelling reads and discards the rest of the body (up to `drainLimit`
+ * bytes, within the drain deadline) so the connection stays usable; past
+ * either bound the connection is closed. Either way `cancel()` resolves
+ * once the connection is in a known state.
+ */
+export function messageStream(
+  o: MessageStreamOptions,
+): ReadableStream<Uint8Array> {
+  const deadline = new WindowDeadline(o.pullDeadline());
+  const ready: Uint8Array[] = [];
+  let block = new Uint8Array(o.chunkSize);
+  let used = 0;
+  let resume: (() => void) | undefined; // wakes the reader suspended in onLine
+  let notify: (() => void) | undefined; // wakes a pull waiting for a chunk
+  let task: Promise<void> | undefined;
+  let finished = false;
+  let failed = false;
+  let failure: unknown;
+  let discarding = false;
+  let discarded = 0;
+  let over = false;
+
+  const onAbort = () => {
+    if (over || finished) return;
+    fail(
+      new AbortedError("reading a message aborted", {
+        cause: o.signal?.reason,
+      }),
+    );
+    end(false);
+    wake();
+  };
+  const end = (clean: boolean) => {
+    if (over) return;
+    over = true;
+    o.signal?.removeEventListener("abort", onAbort);
+    if (!clean) o.abort();
+    o.done(clean);
+  };
+  const fail = (err: unknown) => {
+    if (failed) return;
+    failed = true;
+    failure = err;
+  };
+  const wake = () => {
+    const n = notify;
+    notify = undefined;
+    n?.();
+  };
+  const copy = (bytes: Uint8Array) => {
+    let off = 0;
+    while (off < bytes.length) {
+      const n = Math.min(bytes.length - off, o.chunkSize - used);
+      block.set(bytes.subarray(off, off + n), used);
+      used += n;
+      off += n;
+      if (used === o.chunkSize) {
+        ready.push(block);
+        block = new Uint8Array(o.chunkSize);
+        used = 0;
+      }
+    }
+  };
+  const onLine = (line: Uint8Array): void | Promise<void> => {
+    if (discarding) {
+      discarded += line.length + 2;
+      if (discarded > o.drainLimit) throw DRAIN_LIMIT;
+      return;
+    }
+    copy(line);
+    copy(CRLF);
+    if (ready.length > 0) {
+      // A chunk is ready: hand it over and read nothing more until asked.
+      wake();
+      return new Promise<void>((r) => resume = r);
+    }
+  };
+  const start = () =>
+    readMultiline(o.reader, deadline, o.maxBytes, o.abort, onLine).then(
+      () => {
+        finished = true;
+        if (used > 0 && !discarding) ready.push(block.subarray(0, used));
+      },
+      fail,
+    ).finally(wake);
+  const proceed = () => {
+    const r = resume;
+    resume = undefined;
+    r?.();
+  };
+
+  o.signal?.addEventListener("abort", onAbort, { once: true });
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (ready.length === 0 && !finished && !failed) {
+        deadline.current = o.pullDeadline();
+        try {
+          deadline.current.check("reading a message");
+        } catch (err) {
+          end(false);
+          throw err;
+        }
+        task ??= start();
+        proceed();
+        // Bounded: each round either yields a chunk, or the reader ends,
+        // fails, or times out (it is under the pull's deadline).
+        while (ready.length === 0 && !finished && !failed) {
+          await new Promise<void>((r) => notify = r);
+        }
+        if (discarding) return; // cancelled meanwhile: cancel() finishes up
+      }
+      const chunk = ready.shift();
+      if (chunk) {
+        controller.enqueue(chunk);
+        return;
+      }
+      if (failed) {
+        end(false);
+        throw o.mapError(failure);
+      }
+      end(true);
+      controller.close();
+    },
+    async cancel() {
+      if (over) return;
+      discarding = true;
+      ready.length = 0;
+      if (!finished && !failed) {
+        deadline.current = o.drainDeadline();
+        task ??= start();
+        proceed();
+        await task;
+      }
+      end(finished && !failed);
+    },
+  }, { highWaterMark: 0 });
+}
