@@ -453,3 +453,117 @@ test("retrStream: abort while the consumer is idle closes at once", async () => 
   // Not "busy" any more: simply disconnected.
   await assert.rejects(client.noop(), /not connected/);
 });
+
+test("a status dripping one byte at a time: total deadline, not per read", async () => {
+  await using fake = await startFake({
+    capa: CAPA,
+    onCommand: async (l, peer) => {
+      if (l !== "NOOP") return undefined;
+      for (const ch of "+OK still here\r\n") {
+        if (peer.ended) break;
+        await peer.write(ch);
+        await sleep(60);
+      }
+      return "";
+    },
+  });
+  const client = await session(fake);
+  const t0 = Date.now();
+  await assert.rejects(client.noop({ timeout: 300 }), TimeoutError);
+  const took = Date.now() - t0;
+  assert.ok(took >= 250 && took < 1000, `took ${took} ms`);
+  assert.equal(client.connected, false);
+});
+
+test("an endless status line: ProtocolError at maxLineLength, bounded", async () => {
+  await using fake = await startFake({
+    capa: CAPA,
+    onCommand: async (l, peer) => {
+      if (l !== "NOOP") return undefined;
+      await peer.write("+OK ");
+      for (let i = 0; i < 1000 && !peer.ended; i++) {
+        await peer.write("y".repeat(1024));
+      }
+      return "";
+    },
+  });
+  const client = await session(fake, { maxLineLength: 4096 });
+  await assert.rejects(client.noop(), /longer than 4096 bytes/);
+  assert.equal(client.connected, false);
+});
+
+test("an endless CAPA: capped (1 MiB), ProtocolError", async () => {
+  await using fake = await startFake({
+    capa: CAPA,
+    onCommand: async (l, peer) => {
+      if (l !== "CAPA") return undefined;
+      await peer.write("+OK\r\n");
+      const block = "X-CAP arg\r\n".repeat(10_000);
+      for (let i = 0; i < 1000 && !peer.ended; i++) await peer.write(block);
+      return "";
+    },
+  });
+  const client = new Pop3Client(fake.options());
+  await client.connect();
+  const t0 = Date.now();
+  await assert.rejects(client.capa(), /exceeds 1048576 bytes/);
+  assert.ok(Date.now() - t0 < 3000);
+  assert.equal(client.connected, false);
+});
+
+test("malformed STAT / LIST / UIDL answers: ProtocolError, closed", async () => {
+  const answers: Record<string, string> = {
+    STAT: "+OK lots of mail\r\n",
+    "LIST 1": "+OK one 12\r\n",
+    LIST: "+OK\r\n1 12\r\ntwo 5\r\n.\r\n",
+    UIDL: "+OK\r\n1\r\n.\r\n",
+  };
+  for (const [cmd, answer] of Object.entries(answers)) {
+    await using fake = await startFake({
+      capa: CAPA,
+      messages: ["a\r\n"],
+      onCommand: (l) => l === cmd ? answer : undefined,
+    });
+    const client = await session(fake);
+    const call = cmd === "STAT"
+      ? client.stat()
+      : cmd === "LIST 1"
+      ? client.list(1)
+      : cmd === "LIST"
+      ? client.list()
+      : client.uidl();
+    await assert.rejects(call, ProtocolError, cmd);
+    assert.equal(client.connected, false, cmd);
+  }
+});
+
+test("listing: UIDL and LIST that disagree are a ProtocolError", async () => {
+  await using fake = await startFake({
+    capa: [...CAPA, "PIPELINING"],
+    messages: ["a\r\n", "b\r\n"],
+    onCommand: (l) => l === "LIST" ? "+OK\r\n1 3\r\n3 3\r\n.\r\n" : undefined,
+  });
+  const client = await session(fake);
+  await assert.rejects(client.listing(), /uidl and list disagree/);
+  assert.equal(client.connected, false);
+});
+
+test("fewer answers than commands, then close: disconnected error", async () => {
+  await using fake = await startFake({
+    capa: [...CAPA, "PIPELINING"],
+    messages: ["a\r\n", "b\r\n"],
+    onCommand: (l, peer) => {
+      if (l === "DELE 2") {
+        peer.destroy();
+        return "";
+      }
+      return undefined;
+    },
+  });
+  const client = await session(fake);
+  await assert.rejects(
+    client.deleMany([1, 2]),
+    (e) => e instanceof Pop3Error && /closed|lost/.test((e as Error).message),
+  );
+  assert.equal(client.connected, false);
+});
