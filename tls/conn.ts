@@ -5,7 +5,20 @@
  * @module
  */
 
-/** TLS settings for an implicit-TLS connection or a STARTTLS/STLS upgrade. */
+/**
+ * TLS settings for an implicit-TLS connection or a STARTTLS/STLS upgrade.
+ *
+ * @example Trust a private CA and verify another name than the address
+ * ```ts
+ * import type { TlsOptions } from "@mailwire/mailwire/tls";
+ *
+ * const options: TlsOptions = {
+ *   servername: "mail.internal",
+ *   caCerts: ["-----BEGIN CERTIFICATE-----\n...\n-----END CERTIFICATE-----\n"],
+ * };
+ * console.log(options.allowInvalidCertificates ?? false); // false
+ * ```
+ */
 export interface TlsOptions {
   /** Name to verify the certificate against and to send as SNI. Defaults to the hostname. */
   servername?: string;
@@ -18,7 +31,27 @@ export interface TlsOptions {
   allowInvalidCertificates?: boolean;
 }
 
-/** Where and how to connect. */
+/**
+ * Where and how to connect.
+ *
+ * @example Submission with STARTTLS, and LMTP over a Unix socket
+ * ```ts
+ * import type { ConnectTarget } from "@mailwire/mailwire/tls";
+ *
+ * const submission: ConnectTarget = {
+ *   hostname: "mail.example.com",
+ *   port: 587,
+ *   tls: "starttls-capable",
+ * };
+ * const lmtp: ConnectTarget = {
+ *   hostname: "localhost",
+ *   port: 24,
+ *   tls: "none",
+ *   path: "/var/run/dovecot/lmtp",
+ * };
+ * console.log(submission.tls, lmtp.path);
+ * ```
+ */
 export interface ConnectTarget extends TlsOptions {
   /** Host name or IP address. */
   hostname: string;
@@ -42,6 +75,20 @@ export interface ConnectTarget extends TlsOptions {
  *   pipe), so nothing is in flight when {@linkcode Conn.startTls} is called;
  * - `startTls` is called only with both stream locks released;
  * - `close` is idempotent and bounded in time.
+ *
+ * @example Read one chunk, then upgrade with the locks released
+ * ```ts
+ * import type { Conn } from "@mailwire/mailwire/tls";
+ *
+ * async function upgrade(conn: Conn): Promise<Conn> {
+ *   const reader = conn.readable.getReader();
+ *   const { value } = await reader.read(); // e.g. "220 go ahead\r\n"
+ *   reader.releaseLock(); // no read in flight, no lock held
+ *   console.log(new TextDecoder().decode(value));
+ *   return await conn.startTls({ servername: "mail.example.com" });
+ * }
+ * console.log(typeof upgrade); // "function"
+ * ```
  */
 export interface Conn {
   /** Bytes from the peer. Pull-based: the connector reads only when asked. */
@@ -56,8 +103,14 @@ export interface Conn {
    * `ProtocolError` if the peer already sent bytes the caller has not read
    * (a STARTTLS injection), and `TlsError` on a failed handshake. Either
    * way the connection is closed on failure.
+   *
+   * Options left out default to those the connection was opened with
+   * (`servername` defaults to the target's `servername`, else its
+   * `hostname`). An aborted `signal` (optional: connectors may ignore it)
+   * stops the handshake with an `AbortedError`; {@linkcode Conn.close}
+   * during the upgrade stops it too.
    */
-  startTls(options: TlsOptions): Promise<Conn>;
+  startTls(options: TlsOptions, signal?: AbortSignal): Promise<Conn>;
   /** Close the connection. Idempotent; never hangs (bounded). */
   close(): Promise<void>;
 }
@@ -66,6 +119,18 @@ export interface Conn {
  * Opens a {@linkcode Conn}. Pass your own to a client's `connector` option to
  * use another socket API (e.g. `cloudflare:sockets`) or a test transport.
  * Throws `ConnectError`, `TlsError`, `AbortedError`.
+ *
+ * @example Wrap a connector to log every connection
+ * ```ts
+ * import { type Connector, defaultConnector } from "@mailwire/mailwire/tls";
+ *
+ * const logged: Connector = async (target, signal) => {
+ *   const conn = await defaultConnector(target, signal);
+ *   console.log(`connected to ${target.hostname}:${target.port}`);
+ *   return conn;
+ * };
+ * console.log(typeof logged); // "function"
+ * ```
  */
 export type Connector = (
   target: ConnectTarget,
