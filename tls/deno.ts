@@ -1,0 +1,316 @@
+/**
+ * The Deno connector: `Deno.connect` + `Deno.startTls`, wrapped in a
+ * pull-based {@linkcode Conn}.
+ *
+ * @module
+ */
+
+import type { Conn, Connector, ConnectTarget, TlsOptions } from "./conn.ts";
+import {
+  ConnectError,
+  ConnectionClosedError,
+  MailwireError,
+  TlsError,
+} from "./errors.ts";
+import {
+  abortedError,
+  attempt,
+  describe,
+  mergeTlsOptions,
+  type ResolvedTlsOptions,
+  tlsDefaults,
+  where,
+} from "./_util.ts";
+
+/** Bytes asked of the socket per read when the consumer brings no buffer. */
+const READ_SIZE = 16 * 1024;
+
+/**
+ * Opens connections with Deno's own socket API: `Deno.connect` (with
+ * `TCP_NODELAY`), `Deno.startTls` for implicit TLS and for upgrades, and
+ * `Deno.connect({ transport: "unix" })` when `path` is set.
+ *
+ * - The TLS handshake completes (and the certificate is verified) before the
+ *   promise resolves, so a bad certificate is a `TlsError` here, not on the
+ *   first read. `caCerts` are trusted in addition to the built-in roots.
+ * - `allowInvalidCertificates: true` cannot be honoured per connection on
+ *   Deno (only the process-wide `--unsafely-ignore-certificate-errors` flag
+ *   exists): the connector throws a `TlsError` instead of silently
+ *   verifying. Trust the server's CA with `caCerts`, or use
+ *   {@linkcode nodeConnector} under Deno's Node compatibility.
+ * - Reads are made only while a consumer waits for one, never ahead, so
+ *   `startTls` never races a pending read (`Deno.errors.Busy`).
+ * - A bytes-level injection before a STARTTLS upgrade cannot be seen on Deno
+ *   (there is no way to peek at the socket); the injected bytes reach the
+ *   TLS handshake instead, which then fails with a `TlsError`.
+ *
+ * @example Send a line over a plain connection
+ * ```ts ignore
+ * import { denoConnector } from "@mailwire/mailwire/tls";
+ *
+ * const conn = await denoConnector({ hostname: "localhost", port: 2525, tls: "none" });
+ * const writer = conn.writable.getWriter();
+ * await writer.write(new TextEncoder().encode("QUIT\r\n"));
+ * writer.releaseLock();
+ * await conn.close();
+ * ```
+ */
+export const denoConnector: Connector = async (
+  target: ConnectTarget,
+  signal?: AbortSignal,
+): Promise<Conn> => {
+  if (signal?.aborted) throw abortedError(signal, "connect");
+  if (target.tls !== "none" && target.allowInvalidCertificates) {
+    throw unsupportedInsecure();
+  }
+  let socket: Deno.TcpConn | Deno.UnixConn;
+  try {
+    socket = target.path !== undefined
+      ? await Deno.connect({ transport: "unix", path: target.path })
+      : await Deno.connect({
+        hostname: target.hostname,
+        port: target.port,
+        signal,
+      });
+  } catch (cause) {
+    if (signal?.aborted) throw abortedError(signal, "connect");
+    throw new ConnectError(
+      `cannot connect to ${where(target)}: ${describe(cause)}`,
+      { cause },
+    );
+  }
+  if (signal?.aborted) {
+    attempt(() => socket.close());
+    throw abortedError(signal, "connect");
+  }
+  if ("setNoDelay" in socket) socket.setNoDelay(true);
+  const conn = new DenoConn(socket, false, tlsDefaults(target));
+  if (target.tls !== "implicit") return conn;
+  return await conn.startTls({}, signal);
+};
+
+function unsupportedInsecure(): TlsError {
+  return new TlsError(
+    "allowInvalidCertificates is not supported by the deno connector; trust the server's ca with caCerts instead",
+  );
+}
+
+/** Maps an error of an established connection's read or write. */
+function ioError(cause: unknown): MailwireError {
+  if (cause instanceof MailwireError) return cause;
+  if (cause instanceof Deno.errors.InvalidData) {
+    return new TlsError(`tls error: ${describe(cause)}`, { cause });
+  }
+  return new ConnectionClosedError(`connection lost: ${describe(cause)}`, {
+    cause,
+  });
+}
+
+type State = "open" | "upgrading" | "upgraded" | "closed";
+
+class DenoConn implements Conn {
+  readonly readable: ReadableStream<Uint8Array>;
+  readonly writable: WritableStream<Uint8Array>;
+  readonly secure: boolean;
+  #socket: Deno.Conn;
+  #tls: ResolvedTlsOptions;
+  #state: State = "open";
+  #reading = false;
+  #writing = false;
+  #readController!: ReadableByteStreamController;
+  #writeController!: WritableStreamDefaultController;
+  /** Set while an upgrade runs: stops it (from `close`). */
+  #stopUpgrade: (() => void) | undefined;
+
+  constructor(socket: Deno.Conn, secure: boolean, tls: ResolvedTlsOptions) {
+    this.#socket = socket;
+    this.secure = secure;
+    this.#tls = tls;
+    this.readable = new ReadableStream({
+      type: "bytes",
+      autoAllocateChunkSize: READ_SIZE,
+      start: (controller) => {
+        this.#readController = controller;
+      },
+      pull: (controller) => this.#pull(controller),
+    }, { highWaterMark: 0 });
+    this.writable = new WritableStream<Uint8Array>({
+      start: (controller) => {
+        this.#writeController = controller;
+      },
+      write: (chunk) => this.#write(chunk),
+      close: () => this.#closeWrite(),
+      abort: () => this.close(),
+    });
+  }
+
+  async #pull(controller: ReadableByteStreamController): Promise<void> {
+    const request = controller.byobRequest;
+    if (request?.view == null) return;
+    const view = request.view;
+    const buffer = new Uint8Array(
+      view.buffer,
+      view.byteOffset,
+      view.byteLength,
+    );
+    this.#reading = true;
+    let read: number | null;
+    try {
+      read = await this.#socket.read(buffer);
+    } catch (cause) {
+      this.#reading = false;
+      if (this.#state === "open") {
+        attempt(() => controller.error(ioError(cause)));
+      } else {
+        endReadable(controller);
+      }
+      return;
+    }
+    this.#reading = false;
+    if (read === null) {
+      endReadable(controller);
+    } else if (this.#state !== "open") {
+      // Bytes read as the connection was closed or upgraded: dropped.
+      endReadable(controller);
+    } else {
+      request.respond(read);
+    }
+  }
+
+  async #write(chunk: Uint8Array): Promise<void> {
+    if (!(chunk instanceof Uint8Array)) {
+      throw new TypeError("chunk must be a Uint8Array");
+    }
+    if (this.#state !== "open") {
+      throw new ConnectionClosedError("connection closed");
+    }
+    this.#writing = true;
+    try {
+      let written = 0;
+      while (written < chunk.byteLength) {
+        written += await this.#socket.write(chunk.subarray(written));
+      }
+    } catch (cause) {
+      if (this.#state !== "open") {
+        throw new ConnectionClosedError("connection closed", { cause });
+      }
+      throw ioError(cause);
+    } finally {
+      this.#writing = false;
+    }
+  }
+
+  async #closeWrite(): Promise<void> {
+    if (this.#state !== "open") return;
+    try {
+      await this.#socket.closeWrite();
+    } catch (cause) {
+      throw ioError(cause);
+    }
+  }
+
+  /** Ends both streams after a close or an upgrade. */
+  #endStreams(reason: string): void {
+    if (!this.#reading) endReadable(this.#readController);
+    attempt(() =>
+      this.#writeController.error(new ConnectionClosedError(reason))
+    );
+  }
+
+  /** Closes the connection and returns `error`, for `throw`. */
+  #fail(error: MailwireError): MailwireError {
+    void this.close();
+    return error;
+  }
+
+  async startTls(
+    options: TlsOptions = {},
+    signal?: AbortSignal,
+  ): Promise<Conn> {
+    if (this.#state === "closed") {
+      throw new ConnectionClosedError("connection closed");
+    }
+    if (this.#state !== "open") {
+      throw new MailwireError("tls already started on this connection");
+    }
+    if (this.secure) throw this.#fail(new TlsError("tls is already active"));
+    if (this.readable.locked || this.writable.locked) {
+      throw this.#fail(
+        new MailwireError("cannot start tls while the streams are locked"),
+      );
+    }
+    if (this.#reading) {
+      throw this.#fail(
+        new MailwireError("cannot start tls while a read is pending"),
+      );
+    }
+    if (this.#writing) {
+      throw this.#fail(
+        new MailwireError("cannot start tls while a write is pending"),
+      );
+    }
+    const tls = mergeTlsOptions(this.#tls, options);
+    if (tls.allowInvalidCertificates) throw this.#fail(unsupportedInsecure());
+    if (signal?.aborted) {
+      throw this.#fail(abortedError(signal, "tls handshake"));
+    }
+
+    this.#state = "upgrading";
+    this.#endStreams("connection upgraded to tls");
+    let stopped: "closed" | "aborted" | undefined;
+    let tlsSocket: Deno.TlsConn | undefined;
+    const stop = (why: "closed" | "aborted") => {
+      stopped ??= why;
+      if (tlsSocket) attempt(() => tlsSocket!.close());
+    };
+    const onAbort = () => stop("aborted");
+    this.#stopUpgrade = () => stop("closed");
+    signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      tlsSocket = await Deno.startTls(this.#socket as Deno.TcpConn, {
+        hostname: tls.servername,
+        caCerts: tls.caCerts,
+      });
+      if (stopped) throw new Error("stopped");
+      await tlsSocket.handshake();
+      if (stopped) throw new Error("stopped");
+    } catch (cause) {
+      this.#state = "closed";
+      if (tlsSocket) attempt(() => tlsSocket!.close());
+      else attempt(() => this.#socket.close());
+      if (stopped === "aborted" && signal) {
+        throw abortedError(signal, "tls handshake");
+      }
+      if (stopped === "closed") {
+        throw new ConnectionClosedError(
+          "connection closed during the tls handshake",
+        );
+      }
+      throw new TlsError(`tls handshake failed: ${describe(cause)}`, {
+        cause,
+      });
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+      this.#stopUpgrade = undefined;
+    }
+    this.#state = "upgraded";
+    return new DenoConn(tlsSocket, true, tls);
+  }
+
+  close(): Promise<void> {
+    if (this.#state === "upgrading") {
+      this.#stopUpgrade?.();
+    } else if (this.#state === "open") {
+      this.#state = "closed";
+      attempt(() => this.#socket.close());
+      this.#endStreams("connection closed");
+    }
+    return Promise.resolve();
+  }
+}
+
+/** Closes a byte stream, completing a pending read with `done`. */
+function endReadable(controller: ReadableByteStreamController): void {
+  attempt(() => controller.close());
+  attempt(() => controller.byobRequest?.respond(0));
+}
