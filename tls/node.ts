@@ -1,0 +1,508 @@
+/**
+ * The Node.js and Bun connector: `node:net` + `node:tls`, wrapped in a
+ * pull-based {@linkcode Conn}.
+ *
+ * @module
+ */
+
+import type * as Net from "node:net";
+import type * as Tls from "node:tls";
+import type { Conn, Connector, ConnectTarget, TlsOptions } from "./conn.ts";
+import {
+  ConnectError,
+  ConnectionClosedError,
+  MailwireError,
+  ProtocolError,
+  TlsError,
+} from "./errors.ts";
+import {
+  abortedError,
+  attempt,
+  CLOSE_GRACE_MS,
+  describe,
+  mergeTlsOptions,
+  type ResolvedTlsOptions,
+  tlsDefaults,
+  where,
+} from "./_util.ts";
+
+interface Modules {
+  net: typeof Net;
+  tls: typeof Tls;
+}
+
+let modules: Promise<Modules> | undefined;
+
+/**
+ * `node:net` and `node:tls`, loaded on first use so that importing this
+ * module costs nothing on runtimes without them (Cloudflare Workers).
+ */
+function load(): Promise<Modules> {
+  modules ??= Promise.all([import("node:net"), import("node:tls")]).then((
+    [net, tls],
+  ) => ({ net, tls }));
+  return modules;
+}
+
+/**
+ * Opens connections with `node:net` and `node:tls`: the connector for Node.js
+ * and Bun (it also runs on Deno's Node compatibility layer).
+ *
+ * - TCP sockets get `TCP_NODELAY`; `path` opens a Unix socket.
+ * - Implicit TLS is a TCP connect followed by the same upgrade as
+ *   {@linkcode Conn.startTls}. The promise resolves after a completed,
+ *   verified handshake; the verdict is checked again on the socket
+ *   (`authorized`), whatever the runtime's `rejectUnauthorized` did.
+ * - `caCerts`, when given, replace the default root certificates (Node's
+ *   `ca` option). An IP address is verified against the certificate's IP
+ *   entries and is never sent as SNI.
+ * - `allowInvalidCertificates: true` turns verification off
+ *   (`rejectUnauthorized: false`). For tests only.
+ * - Reads are made only while a consumer waits for one: the socket is
+ *   paused otherwise, and at most one `data` chunk is held. `startTls`
+ *   refuses to upgrade (`ProtocolError`, connection closed) when the peer
+ *   already sent bytes nobody read: a STARTTLS injection.
+ *
+ * @example Send a line over a plain connection
+ * ```ts ignore
+ * import { nodeConnector } from "@mailwire/mailwire/tls";
+ *
+ * const conn = await nodeConnector({ hostname: "localhost", port: 2525, tls: "none" });
+ * const writer = conn.writable.getWriter();
+ * await writer.write(new TextEncoder().encode("QUIT\r\n"));
+ * writer.releaseLock();
+ * await conn.close();
+ * ```
+ */
+export const nodeConnector: Connector = async (
+  target: ConnectTarget,
+  signal?: AbortSignal,
+): Promise<Conn> => {
+  if (signal?.aborted) throw abortedError(signal, "connect");
+  const mods = await load();
+  if (signal?.aborted) throw abortedError(signal, "connect");
+  const socket = target.path !== undefined
+    ? mods.net.connect({ path: target.path })
+    : mods.net.connect({ host: target.hostname, port: target.port });
+  let onError: ((cause: Error) => void) | undefined;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = () => {
+        socket.destroy();
+        reject(abortedError(signal!, "connect"));
+      };
+      onError = (cause) => {
+        signal?.removeEventListener("abort", onAbort);
+        socket.destroy();
+        reject(
+          new ConnectError(
+            `cannot connect to ${where(target)}: ${describeNode(cause)}`,
+            { cause },
+          ),
+        );
+      };
+      socket.once("error", onError);
+      socket.once("connect", () => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve();
+      });
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
+    if (target.path === undefined) socket.setNoDelay(true);
+    const conn = new NodeConn(mods, socket, false, tlsDefaults(target));
+    if (target.tls !== "implicit") return conn;
+    return await conn.startTls({}, signal);
+  } finally {
+    // The connection (if any) listens for errors itself by now.
+    if (onError) socket.removeListener("error", onError);
+  }
+};
+
+/** A Node error's message with its `code`, lowercased for our messages. */
+function describeNode(cause: unknown): string {
+  const code = (cause as { code?: unknown })?.code;
+  const message = describe(cause);
+  return typeof code === "string" && !message.includes(code)
+    ? `${message} (${code})`
+    : message;
+}
+
+const TLS_CODE =
+  /^(CERT_|UNABLE_TO_|ERR_TLS_|ERR_SSL_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|HOSTNAME_MISMATCH|ERR_OSSL_)/;
+
+/** Maps an error of an established connection's read or write. */
+function ioError(cause: unknown): MailwireError {
+  if (cause instanceof MailwireError) return cause;
+  const code = (cause as { code?: unknown })?.code;
+  if (typeof code === "string" && TLS_CODE.test(code)) {
+    return new TlsError(`tls error: ${describeNode(cause)}`, { cause });
+  }
+  return new ConnectionClosedError(`connection lost: ${describeNode(cause)}`, {
+    cause,
+  });
+}
+
+/**
+ * Bytes received on a connection made by {@linkcode nodeConnector} and not
+ * yet read (0 for any other connection). For tests.
+ *
+ * @internal
+ */
+export function bufferedBytes(conn: Conn): number {
+  return conn instanceof NodeConn ? NodeConn.buffered(conn) : 0;
+}
+
+type State = "open" | "upgrading" | "upgraded" | "closed";
+
+function ignore(): void {}
+
+class NodeConn implements Conn {
+  readonly readable: ReadableStream<Uint8Array>;
+  readonly writable: WritableStream<Uint8Array>;
+  readonly secure: boolean;
+  #mods: Modules;
+  #socket: Net.Socket;
+  /** The TCP socket under a TLS socket made by an upgrade. */
+  #plain: Net.Socket | undefined;
+  #tls: ResolvedTlsOptions;
+  #state: State = "open";
+  /** At most one `data` chunk not yet handed to the reader. */
+  #chunk: Uint8Array | null = null;
+  #ended = false;
+  #error: MailwireError | null = null;
+  /** Resolves the pending pull, if any. */
+  #pulling: (() => void) | null = null;
+  #writing = 0;
+  #readController!: ReadableStreamDefaultController<Uint8Array>;
+  #writeController!: WritableStreamDefaultController;
+  #closing: Promise<void> | undefined;
+  /** Set while an upgrade runs: stops it (from `close`). */
+  #stopUpgrade: (() => void) | undefined;
+
+  constructor(
+    mods: Modules,
+    socket: Net.Socket,
+    secure: boolean,
+    tls: ResolvedTlsOptions,
+    plain?: Net.Socket,
+  ) {
+    this.#mods = mods;
+    this.#socket = socket;
+    this.#plain = plain;
+    this.secure = secure;
+    this.#tls = tls;
+    socket.on("data", this.#onData);
+    socket.pause();
+    socket.on("end", this.#onEnd);
+    socket.on("error", this.#onError);
+    socket.on("close", this.#onClose);
+    this.readable = new ReadableStream<Uint8Array>({
+      start: (controller) => {
+        this.#readController = controller;
+      },
+      pull: () => this.#pull(),
+    }, { highWaterMark: 0 });
+    this.writable = new WritableStream<Uint8Array>({
+      start: (controller) => {
+        this.#writeController = controller;
+      },
+      write: (chunk) => this.#write(chunk),
+      close: () => this.#closeWrite(),
+      abort: () => this.close(),
+    });
+  }
+
+  static buffered(conn: NodeConn): number {
+    return (conn.#chunk?.byteLength ?? 0) + conn.#socket.readableLength;
+  }
+
+  #onData = (data: Uint8Array): void => {
+    this.#socket.pause();
+    const chunk = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    if (this.#chunk === null) {
+      this.#chunk = chunk;
+    } else {
+      // Not expected (paused sockets emit no data), but never lose bytes.
+      const joined = new Uint8Array(this.#chunk.byteLength + chunk.byteLength);
+      joined.set(this.#chunk);
+      joined.set(chunk, this.#chunk.byteLength);
+      this.#chunk = joined;
+    }
+    this.#settle();
+  };
+
+  #onEnd = (): void => {
+    this.#ended = true;
+    this.#settle();
+  };
+
+  #onError = (cause: Error): void => {
+    if (!this.#ended && this.#state === "open") this.#error ??= ioError(cause);
+    this.#settle();
+  };
+
+  #onClose = (): void => {
+    this.#ended = true;
+    this.#settle();
+  };
+
+  /** Hands what arrived (bytes, end or error) to the pending pull. */
+  #settle(): void {
+    const done = this.#pulling;
+    if (done === null) return;
+    const controller = this.#readController;
+    if (this.#chunk !== null) {
+      const chunk = this.#chunk;
+      this.#chunk = null;
+      controller.enqueue(chunk);
+    } else if (this.#error !== null) {
+      controller.error(this.#error);
+    } else if (this.#ended || this.#state !== "open") {
+      controller.close();
+    } else {
+      return;
+    }
+    this.#pulling = null;
+    done();
+  }
+
+  #pull(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.#pulling = resolve;
+      this.#settle();
+      if (this.#pulling !== null) this.#socket.resume();
+    });
+  }
+
+  #write(chunk: Uint8Array): Promise<void> {
+    if (!(chunk instanceof Uint8Array)) {
+      return Promise.reject(new TypeError("chunk must be a Uint8Array"));
+    }
+    const socket = this.#socket;
+    if (this.#state !== "open" || socket.destroyed) {
+      return Promise.reject(new ConnectionClosedError("connection closed"));
+    }
+    this.#writing++;
+    return new Promise<void>((resolve, reject) => {
+      let written = false;
+      let drained = true;
+      let settled = false;
+      const settle = (error?: MailwireError) => {
+        if (error === undefined && !(written && drained)) return;
+        socket.removeListener("close", onClose);
+        socket.removeListener("drain", onDrain);
+        if (settled) return;
+        settled = true;
+        this.#writing--;
+        if (error) reject(error);
+        else resolve();
+      };
+      const onClose = () =>
+        settle(
+          this.#error ?? new ConnectionClosedError("connection closed"),
+        );
+      const onDrain = () => {
+        drained = true;
+        settle();
+      };
+      socket.once("close", onClose);
+      const flushed = socket.write(chunk, (cause) => {
+        if (cause) {
+          settle(
+            this.#state === "open"
+              ? ioError(cause)
+              : new ConnectionClosedError("connection closed", { cause }),
+          );
+        } else {
+          written = true;
+          settle();
+        }
+      });
+      if (!flushed && !settled) {
+        drained = false;
+        socket.once("drain", onDrain);
+      }
+    });
+  }
+
+  #closeWrite(): Promise<void> {
+    const socket = this.#socket;
+    if (this.#state !== "open" || socket.destroyed) return Promise.resolve();
+    return new Promise<void>((resolve) => socket.end(resolve));
+  }
+
+  /** Detaches from the socket and ends both streams. */
+  #detach(reason: string): void {
+    const socket = this.#socket;
+    socket.removeListener("data", this.#onData);
+    socket.removeListener("end", this.#onEnd);
+    socket.removeListener("close", this.#onClose);
+    this.#settle();
+    if (this.#pulling === null) attempt(() => this.#readController.close());
+    attempt(() =>
+      this.#writeController.error(new ConnectionClosedError(reason))
+    );
+  }
+
+  /** Destroys the socket and returns `error`, for `throw`. */
+  #fail(error: MailwireError): MailwireError {
+    this.#state = "closed";
+    this.#socket.destroy();
+    this.#detach("connection closed");
+    return error;
+  }
+
+  async startTls(
+    options: TlsOptions = {},
+    signal?: AbortSignal,
+  ): Promise<Conn> {
+    if (this.#state === "closed") {
+      throw new ConnectionClosedError("connection closed");
+    }
+    if (this.#state !== "open") {
+      throw new MailwireError("tls already started on this connection");
+    }
+    if (this.secure) throw this.#fail(new TlsError("tls is already active"));
+    if (this.readable.locked || this.writable.locked) {
+      throw this.#fail(
+        new MailwireError("cannot start tls while the streams are locked"),
+      );
+    }
+    if (this.#pulling !== null) {
+      throw this.#fail(
+        new MailwireError("cannot start tls while a read is pending"),
+      );
+    }
+    if (this.#writing > 0) {
+      throw this.#fail(
+        new MailwireError("cannot start tls while a write is pending"),
+      );
+    }
+    const socket = this.#socket;
+    if (this.#chunk !== null || socket.readableLength > 0) {
+      throw this.#fail(
+        new ProtocolError("server sent data before the tls handshake"),
+      );
+    }
+    if (this.#error !== null) throw this.#fail(this.#error);
+    if (this.#ended || socket.destroyed) {
+      throw this.#fail(new ConnectionClosedError("connection closed"));
+    }
+    if (signal?.aborted) {
+      throw this.#fail(abortedError(signal, "tls handshake"));
+    }
+
+    const tls = mergeTlsOptions(this.#tls, options);
+    const verify = tls.allowInvalidCertificates !== true;
+    this.#state = "upgrading";
+    this.#detach("connection upgraded to tls");
+    // The plain socket's own error listener stays until the upgrade is over.
+    const name = tls.servername;
+    const tlsSocket = this.#mods.tls.connect({
+      socket,
+      host: name,
+      servername: this.#mods.net.isIP(name) === 0 ? name : undefined,
+      ca: tls.caCerts,
+      rejectUnauthorized: verify,
+    });
+    let onError: ((cause: Error) => void) | undefined;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const cleanup = () => {
+          signal?.removeEventListener("abort", onAbort);
+          tlsSocket.removeListener("secureConnect", onSecure);
+          tlsSocket.removeListener("close", onClose);
+          this.#stopUpgrade = undefined;
+        };
+        const fail = (error: MailwireError) => {
+          cleanup();
+          tlsSocket.destroy();
+          socket.destroy();
+          reject(error);
+        };
+        const onAbort = () => fail(abortedError(signal!, "tls handshake"));
+        onError = (cause) =>
+          fail(
+            new TlsError(`tls handshake failed: ${describeNode(cause)}`, {
+              cause,
+            }),
+          );
+        const onClose = () =>
+          fail(
+            new TlsError(
+              "tls handshake failed: connection closed by the server",
+            ),
+          );
+        const onSecure = () => {
+          cleanup();
+          resolve();
+        };
+        this.#stopUpgrade = () =>
+          fail(
+            new ConnectionClosedError(
+              "connection closed during the tls handshake",
+            ),
+          );
+        tlsSocket.once("secureConnect", onSecure);
+        tlsSocket.on("error", onError);
+        tlsSocket.once("close", onClose);
+        signal?.addEventListener("abort", onAbort, { once: true });
+      });
+      if (verify && !tlsSocket.authorized) {
+        tlsSocket.destroy();
+        socket.destroy();
+        const reason = tlsSocket.authorizationError;
+        throw new TlsError(
+          `tls handshake failed: certificate not verified: ${
+            describeNode(reason ?? "unknown reason")
+          }`,
+          { cause: reason },
+        );
+      }
+      this.#state = "upgraded";
+      return new NodeConn(this.#mods, tlsSocket, true, tls, socket);
+    } catch (error) {
+      this.#state = "closed";
+      throw error;
+    } finally {
+      if (onError) tlsSocket.removeListener("error", onError);
+      socket.removeListener("error", this.#onError);
+      // The TLS socket reports errors from now on; a late one on the plain
+      // socket must not crash the process.
+      socket.on("error", ignore);
+    }
+  }
+
+  close(): Promise<void> {
+    if (this.#state === "upgrading") {
+      this.#stopUpgrade?.();
+      return Promise.resolve();
+    }
+    if (this.#state === "upgraded") return Promise.resolve();
+    if (this.#closing) return this.#closing;
+    this.#state = "closed";
+    const socket = this.#socket;
+    const plain = this.#plain;
+    this.#closing = new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        plain?.destroy();
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        socket.destroy();
+        done();
+      }, CLOSE_GRACE_MS);
+      if (socket.destroyed) {
+        done();
+        return;
+      }
+      socket.once("close", done);
+      // Flush what was written, send FIN (or close_notify), then let go.
+      socket.once("finish", () => socket.destroy());
+      socket.end();
+    });
+    this.#detach("connection closed");
+    return this.#closing;
+  }
+}
