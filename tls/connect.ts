@@ -1,0 +1,83 @@
+import type { Conn, Connector, ConnectTarget } from "./conn.ts";
+import { ConnectError } from "./errors.ts";
+import { abortedError } from "./_util.ts";
+
+/** The globals that tell runtimes apart. @internal */
+export interface RuntimeGlobals {
+  Deno?: { connect?: unknown };
+  Bun?: unknown;
+  process?: { versions?: { node?: string } };
+  navigator?: { userAgent?: string };
+}
+
+/**
+ * Which built-in connector fits the runtime whose globals are given, if any.
+ *
+ * @internal
+ */
+export function runtimeOf(
+  globals: RuntimeGlobals,
+): "deno" | "node" | undefined {
+  if (typeof globals.Deno?.connect === "function") return "deno";
+  if (globals.navigator?.userAgent === "Cloudflare-Workers") return undefined;
+  if (globals.Bun !== undefined) return "node";
+  if (typeof globals.process?.versions?.node === "string") return "node";
+  return undefined;
+}
+
+/**
+ * The connector the clients use when none is given: {@linkcode denoConnector}
+ * on Deno, {@linkcode nodeConnector} on Bun and Node.js. The adapter module
+ * is loaded on first use.
+ *
+ * On Deno, a target with `allowInvalidCertificates: true` (and TLS) goes to
+ * {@linkcode nodeConnector} instead: Deno's own API cannot skip certificate
+ * checks per connection, its Node compatibility layer can.
+ *
+ * Elsewhere (Cloudflare Workers, browsers) it throws a `ConnectError`: pass a
+ * connector made for that platform instead.
+ *
+ * @example Open a connection with the runtime's sockets
+ * ```ts
+ * import { ConnectError, defaultConnector } from "@mailwire/mailwire/tls";
+ *
+ * try {
+ *   // Implicit TLS, e.g. SMTP submission on 465: verified before it resolves.
+ *   const conn = await defaultConnector(
+ *     { hostname: "127.0.0.1", port: 1, tls: "implicit" },
+ *     AbortSignal.timeout(5000),
+ *   );
+ *   console.log(conn.secure); // true
+ *   await conn.close();
+ * } catch (error) {
+ *   // Nothing listens on port 1.
+ *   console.log(error instanceof ConnectError); // true
+ * }
+ * ```
+ */
+export const defaultConnector: Connector = async (
+  target: ConnectTarget,
+  signal?: AbortSignal,
+): Promise<Conn> => {
+  if (signal?.aborted) throw abortedError(signal, "connect");
+  switch (runtimeOf(globalThis as RuntimeGlobals)) {
+    case "deno": {
+      if (target.allowInvalidCertificates && target.tls !== "none") {
+        // Deno.connect/startTls cannot skip verification per connection;
+        // Deno's node:tls can (rejectUnauthorized: false).
+        const { nodeConnector } = await import("./node.ts");
+        return await nodeConnector(target, signal);
+      }
+      const { denoConnector } = await import("./deno.ts");
+      return await denoConnector(target, signal);
+    }
+    case "node": {
+      const { nodeConnector } = await import("./node.ts");
+      return await nodeConnector(target, signal);
+    }
+    default:
+      throw new ConnectError(
+        "no default connector for this runtime; pass a connector (e.g. cloudflareConnector on workers)",
+      );
+  }
+};
