@@ -1,0 +1,103 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { defaultConnector, runtimeOf } from "./connect.ts";
+import * as mod from "./mod.ts";
+import { AbortedError, ConnectError, TlsError } from "./errors.ts";
+import { certs, echo, listen, receive, send } from "./_test_servers.ts";
+
+const onDeno = typeof (globalThis as { Deno?: { connect?: unknown } }).Deno
+  ?.connect === "function";
+
+test("runtimeOf: deno, bun, node, workers, browsers", () => {
+  assert.equal(runtimeOf({ Deno: { connect: () => {} } }), "deno");
+  assert.equal(runtimeOf({ Bun: {} }), "node");
+  assert.equal(
+    runtimeOf({ process: { versions: { node: "20.0.0" } } }),
+    "node",
+  );
+  assert.equal(
+    runtimeOf({
+      navigator: { userAgent: "Cloudflare-Workers" },
+      process: { versions: { node: "22.0.0" } },
+    }),
+    undefined,
+  );
+  assert.equal(
+    runtimeOf({ navigator: { userAgent: "Mozilla/5.0" } }),
+    undefined,
+  );
+});
+
+test("mod.ts exports the connectors and the errors", () => {
+  assert.equal(typeof mod.defaultConnector, "function");
+  assert.equal(typeof mod.denoConnector, "function");
+  assert.equal(typeof mod.nodeConnector, "function");
+  assert.ok(new mod.TlsError("x") instanceof mod.MailwireError);
+});
+
+test("defaultConnector uses this runtime's adapter", async () => {
+  const server = await listen(echo);
+  try {
+    const conn = await defaultConnector({
+      hostname: "127.0.0.1",
+      port: server.port,
+      tls: "none",
+    });
+    assert.equal(conn.constructor.name, onDeno ? "DenoConn" : "NodeConn");
+    await send(conn, "hi\r\n");
+    assert.equal(await receive(conn), "hi\r\n");
+    await conn.close();
+  } finally {
+    await server.close();
+  }
+});
+
+test("defaultConnector verifies certificates", async () => {
+  const server = await listen(echo, { tls: certs.localhost });
+  try {
+    const target = {
+      hostname: "127.0.0.1",
+      port: server.port,
+      tls: "implicit" as const,
+    };
+    await assert.rejects(defaultConnector(target), TlsError);
+    const conn = await defaultConnector({ ...target, caCerts: [certs.ca] });
+    assert.equal(conn.secure, true);
+    await conn.close();
+  } finally {
+    await server.close();
+  }
+});
+
+test("defaultConnector honours allowInvalidCertificates (node:tls on deno)", async () => {
+  const server = await listen(echo, { tls: certs.untrusted });
+  try {
+    const conn = await defaultConnector({
+      hostname: "127.0.0.1",
+      port: server.port,
+      tls: "implicit",
+      allowInvalidCertificates: true,
+    });
+    assert.equal(conn.constructor.name, "NodeConn");
+    assert.equal(conn.secure, true);
+    await send(conn, "insecure\r\n");
+    assert.equal(await receive(conn), "insecure\r\n");
+    await conn.close();
+  } finally {
+    await server.close();
+  }
+});
+
+test("defaultConnector: aborted signal, refused port", async () => {
+  await assert.rejects(
+    defaultConnector(
+      { hostname: "127.0.0.1", port: 1, tls: "none" },
+      AbortSignal.abort(),
+    ),
+    AbortedError,
+  );
+  await assert.rejects(
+    defaultConnector({ hostname: "127.0.0.1", port: 1, tls: "none" }),
+    ConnectError,
+  );
+});
