@@ -139,6 +139,12 @@ export class FakePeer {
       cert: fixture(`${cert}.pem`),
       key: fixture(`${cert}-key.pem`),
     });
+    // Deno's node:tls starts a server-side handshake only from its own
+    // tls.Server (deno#31759); without this the ClientHello arrives as data.
+    const start = (secure as unknown as { _start?: () => void })._start;
+    if ("Deno" in globalThis && typeof start === "function") {
+      start.call(secure);
+    }
     this.socket = secure;
     this.#pending = Buffer.alloc(0);
     this.#attach(secure as unknown as net.Socket);
