@@ -1056,8 +1056,9 @@ export class Pop3Client {
         return this.#parse(() => parseScanListing(status.text));
       });
     }
+    const options = idOrCall ?? call;
     return await this.#run(async () => {
-      const d = this.#deadline(idOrCall);
+      const d = this.#deadline(options);
       await this.#ok("LIST", d, "list");
       const lines = await this.#lines(d);
       return this.#parse(() => lines.map(parseScanListing));
@@ -1099,9 +1100,10 @@ export class Pop3Client {
         return this.#parse(() => parseUidListing(status.text));
       });
     }
+    const options = idOrCall ?? call;
     return await this.#run(async () => {
-      await this.#need("UIDL", idOrCall);
-      const d = this.#deadline(idOrCall);
+      await this.#need("UIDL", options);
+      const d = this.#deadline(options);
       await this.#ok("UIDL", d, "uidl");
       const lines = await this.#lines(d);
       return this.#parse(() => lines.map(parseUidListing));

@@ -14,6 +14,27 @@ import { MailwireError } from "../tls/errors.ts";
  */
 export class Pop3Error extends MailwireError {}
 
+/**
+ * A response code (RFC 2449 §8, RFC 3206, RFC 6856): the known ones, or any
+ * other a server sends.
+ *
+ * @example
+ * ```ts
+ * import type { Pop3RespCode } from "@mailwire/mailwire/pop3";
+ * const code: Pop3RespCode = "LOGIN-DELAY";
+ * console.log(code); // "LOGIN-DELAY"
+ * ```
+ */
+export type Pop3RespCode =
+  | "IN-USE"
+  | "LOGIN-DELAY"
+  | "SYS/TEMP"
+  | "SYS/PERM"
+  | "AUTH"
+  | "UTF8"
+  // deno-lint-ignore ban-types
+  | (string & {});
+
 /** RFC 2449/3206 response codes after which trying again later may work. */
 const TEMPORARY: ReadonlySet<string> = new Set([
   "IN-USE",
@@ -42,7 +63,7 @@ export class Pop3ResponseError extends Pop3Error {
   /** The server's text after `-ERR`, without the response code. */
   readonly response: string;
   /** The RFC 2449 response code without brackets (`IN-USE`, `LOGIN-DELAY`, `SYS/TEMP`, `SYS/PERM`, `AUTH`...), if any. */
-  readonly respCode: string | undefined;
+  readonly respCode: Pop3RespCode | undefined;
 
   /** Create from a message and the server's `-ERR` status (its text is appended to the message). */
   constructor(message: string, status: Pop3Status, options?: ErrorOptions) {
