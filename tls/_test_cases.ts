@@ -4,6 +4,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
+import type { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Conn, Connector, ConnectTarget } from "./conn.ts";
@@ -22,6 +23,7 @@ import {
   echo,
   lineReader,
   listen,
+  type ListenOptions,
   receive,
   receiveAll,
   send,
@@ -38,6 +40,8 @@ export interface CaseOptions {
   injection: typeof ProtocolError | typeof TlsError;
   /** Whether `allowInvalidCertificates: true` is honoured. */
   insecure: boolean;
+  /** Whether TLS can run over a Unix socket. */
+  unixTls: boolean;
   /** Bytes received but not yet read, when the connector can tell. */
   buffered?: (conn: Conn) => number;
 }
@@ -95,7 +99,8 @@ export function connectorCases(
 
   /** A STARTTLS-style server: greeting, STARTTLS, go ahead, then `after`. */
   const starttlsServer = (
-    after: (socket: import("node:net").Socket, server: TestServer) => void,
+    after: (socket: Socket, server: TestServer) => void,
+    listenOptions?: ListenOptions,
   ) =>
     listen((socket, server) => {
       const lines = lineReader(socket);
@@ -109,7 +114,7 @@ export function connectorCases(
         socket.write("220 go ahead\r\n");
         after(socket, server);
       });
-    });
+    }, listenOptions);
 
   /** Connects and goes through the plaintext STARTTLS exchange. */
   const beforeUpgrade = async (
@@ -174,6 +179,32 @@ export function connectorCases(
         await conn.close();
       }));
 
+    it("a reset by the peer errors the readable: ConnectionClosedError", () =>
+      withServer(
+        listen((socket) =>
+          socket.write(
+            "bye\r\n",
+            () => setTimeout(() => socket.resetAndDestroy(), 20),
+          )
+        ),
+        async (server) => {
+          const conn = await connector(tcp(server));
+          assert.equal(await receive(conn), "bye\r\n");
+          await assert.rejects(receiveAll(conn), ConnectionClosedError);
+          await conn.close();
+        },
+      ));
+
+    it("writing to a peer that closed fails: ConnectionClosedError", () =>
+      withServer(listen((socket) => socket.destroy()), async (server) => {
+        const conn = await connector(tcp(server));
+        await delay(50);
+        await assert.rejects(async () => {
+          for (let i = 0; i < 100; i++) await send(conn, "x".repeat(1000));
+        }, ConnectionClosedError);
+        await conn.close();
+      }));
+
     it("implicit tls with the test ca: verified, secure", () =>
       withServer(listen(echo, { tls: certs.localhost }), async (server) => {
         const conn = await connector(
@@ -217,6 +248,25 @@ export function connectorCases(
         assert.ok(error instanceof TlsError, String(error));
         assert.match(error.message, /^tls handshake failed: /);
       }));
+
+    it("implicit tls: a peer closing without close_notify ends the readable", () =>
+      withServer(
+        listen(
+          (socket) =>
+            socket.write(
+              "bye\r\n",
+              () => setTimeout(() => socket.destroy(), 20),
+            ),
+          { tls: certs.localhost },
+        ),
+        async (server) => {
+          const conn = await connector(
+            tcp(server, { tls: "implicit", caCerts: ca }),
+          );
+          assert.equal(await receiveAll(conn), "bye\r\n");
+          await conn.close();
+        },
+      ));
 
     it("implicit tls: a certificate for another host fails", () =>
       withServer(listen(echo, { tls: certs.wronghost }), async (server) => {
@@ -521,6 +571,35 @@ export function connectorCases(
           assert.equal(await receive(conn), "LHLO test\r\n");
           await conn.close();
         });
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it("unix socket: starttls", async () => {
+      const dir = mkdtempSync(join(tmpdir(), "mailwire-"));
+      const path = join(dir, "lmtp.sock");
+      try {
+        await withServer(
+          starttlsServer(
+            (socket, server) => echo(server.upgrade(socket)),
+            { path },
+          ),
+          async (server) => {
+            const plain = await beforeUpgrade(server, {
+              hostname: "localhost",
+              path,
+            });
+            if (!options.unixTls) {
+              await assert.rejects(plain.startTls({}), /unix socket/);
+              return;
+            }
+            const conn = await plain.startTls({});
+            await send(conn, "LHLO over tls\r\n");
+            assert.equal(await receive(conn), "LHLO over tls\r\n");
+            await conn.close();
+          },
+        );
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }

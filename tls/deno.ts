@@ -40,6 +40,10 @@ const READ_SIZE = 16 * 1024;
  *   {@linkcode nodeConnector} under Deno's Node compatibility.
  * - Reads are made only while a consumer waits for one, never ahead, so
  *   `startTls` never races a pending read (`Deno.errors.Busy`).
+ * - TLS over a Unix socket is refused with a `TlsError` (`Deno.startTls`
+ *   accepts TCP connections only).
+ * - A TLS peer closing without `close_notify` ends the readable like a
+ *   clean close (as on Node and Bun) instead of erroring it.
  * - A bytes-level injection before a STARTTLS upgrade cannot be seen on Deno
  *   (there is no way to peek at the socket); the injected bytes reach the
  *   TLS handshake instead, which then fails with a `TlsError`.
@@ -159,7 +163,12 @@ class DenoConn implements Conn {
       read = await this.#socket.read(buffer);
     } catch (cause) {
       this.#reading = false;
-      if (this.#state === "open") {
+      if (this.secure && cause instanceof Deno.errors.UnexpectedEof) {
+        // The peer closed without a TLS close_notify. Mail servers often do
+        // after QUIT; the protocols frame their data, so a truncation shows
+        // anyway. Node and Bun report a plain end here too.
+        endReadable(controller);
+      } else if (this.#state === "open") {
         attempt(() => controller.error(ioError(cause)));
       } else {
         endReadable(controller);
@@ -247,6 +256,12 @@ class DenoConn implements Conn {
     if (this.#writing) {
       throw this.#fail(
         new MailwireError("cannot start tls while a write is pending"),
+      );
+    }
+    if (this.#socket.remoteAddr.transport === "unix") {
+      // Deno.startTls takes TCP connections only ("bad resource ID").
+      throw this.#fail(
+        new TlsError("the deno connector cannot start tls on a unix socket"),
       );
     }
     const tls = mergeTlsOptions(this.#tls, options);

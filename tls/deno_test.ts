@@ -10,4 +10,5 @@ connectorCases("denoConnector", denoConnector, {
   // No way to peek at a Deno socket: injected bytes reach the handshake.
   injection: TlsError,
   insecure: false,
+  unixTls: false,
 });

@@ -6,5 +6,6 @@ connectorCases("nodeConnector", nodeConnector, {
   skip: false,
   injection: ProtocolError,
   insecure: true,
+  unixTls: true,
   buffered: bufferedBytes,
 });
