@@ -315,7 +315,7 @@ export class SmtpClient {
   }
 
   /**
-   * Open the connection, read the greeting, and set up TLS and login as the
+   * Open the connection, read the greeting, EHLO (HELO fallback), and set up TLS and login as the
    * options say. On failure the connection is closed.
    */
   async connect(call?: CallOptions): Promise<SmtpReply> {
@@ -369,8 +369,8 @@ export class SmtpClient {
         if (greeting.code === 554) await this.#quietly("QUIT", d);
         throw new SmtpConnectError("server refused the connection", greeting);
       }
+      await this.ehloOrHelo(call);
       if (mode === "starttls" || mode === "opportunistic") {
-        await this.ehloOrHelo(call);
         if (this.hasExtension("STARTTLS")) {
           await this.startTls({}, call);
         } else if (mode === "starttls") {

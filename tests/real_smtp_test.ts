@@ -1,0 +1,364 @@
+/**
+ * SMTP and LMTP against the real Postfix and Dovecot from tests/servers/.
+ * Runs unchanged on Deno and Bun. Delivered bytes are read back from the
+ * Maildir (Dovecot stores LF line ends; compared after normalising).
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import {
+  LmtpClient,
+  SmtpAuthenticationError,
+  SmtpClient,
+  type SmtpClientOptions,
+  SmtpNotSupportedError,
+  SmtpRecipientsRefusedError,
+} from "../smtp/mod.ts";
+import { AuthError } from "../auth/mod.ts";
+import { TlsError } from "../tls/mod.ts";
+import type { LogEntry } from "../io/log.ts";
+import { fixture } from "./fakes/scripted.ts";
+import {
+  endsWith,
+  realCa,
+  realEnv,
+  token,
+  waitForDelivery,
+} from "./real/env.ts";
+
+const env = realEnv();
+const ca = realCa(env);
+const [alice, bob, carol] = env.users;
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+function submission(extra: Partial<SmtpClientOptions> = {}): SmtpClientOptions {
+  return {
+    hostname: env.host,
+    port: env.smtp.submission,
+    tls: "starttls",
+    caCerts: [ca],
+    servername: env.servername,
+    timeout: 15_000,
+    auth: { username: alice.login, password: alice.password },
+    ...extra,
+  };
+}
+
+function message(id: string, body = "Hello from mailwire.\r\n"): string {
+  return `From: Alice <${alice.address}>\r\nTo: Bob <${bob.address}>\r\n` +
+    `Subject: ${id}\r\n${stamp(id)}\r\n${body}`;
+}
+
+/** Date and Message-ID, so Postfix adds no header of its own to the block. */
+function stamp(id: string): string {
+  return `Date: ${new Date().toUTCString().replace("GMT", "+0000")}\r\n` +
+    `Message-ID: <${id}@mail.test>\r\n`;
+}
+
+/** Maildir copy (LF) must end with what we sent (CRLF), normalised. */
+function assertDelivered(delivered: Uint8Array, sent: string) {
+  const lf = sent.replace(/\r\n/g, "\n");
+  assert.ok(
+    endsWith(delivered, enc.encode(lf)),
+    `delivered message ends with the sent bytes\n--- got tail:\n${
+      dec.decode(delivered.subarray(Math.max(0, delivered.length - 300)))
+    }`,
+  );
+}
+
+test("mx: EHLO advertises the extensions mailwire uses", async () => {
+  await using c = await SmtpClient.connect({
+    hostname: env.host,
+    port: env.smtp.mx,
+    tls: "none",
+    timeout: 10_000,
+  });
+  for (
+    const ext of [
+      "PIPELINING",
+      "SIZE",
+      "8BITMIME",
+      "SMTPUTF8",
+      "DSN",
+      "CHUNKING",
+      "ENHANCEDSTATUSCODES",
+      "STARTTLS",
+    ]
+  ) assert.ok(c.hasExtension(ext), ext);
+  assert.equal(c.features.get("SIZE"), String(env.maxMessageSize));
+  assert.equal(c.secure, false);
+  assert.equal((await c.noop()).code, 250);
+});
+
+test("mx: STARTTLS with the test CA, then EHLO again", async () => {
+  await using c = await SmtpClient.connect({
+    hostname: env.host,
+    port: env.smtp.mx,
+    caCerts: [ca],
+    servername: env.servername,
+    timeout: 10_000,
+  });
+  assert.equal(c.secure, true);
+  assert.equal(c.hasExtension("STARTTLS"), false, "features re-read after tls");
+  assert.ok(c.hasExtension("PIPELINING"));
+});
+
+test("untrusted certificate: no CA given → TlsError (verification on by default)", async () => {
+  await assert.rejects(
+    SmtpClient.connect({
+      hostname: env.host,
+      port: env.smtp.mx,
+      servername: env.servername,
+      timeout: 10_000,
+    }),
+    TlsError,
+  );
+});
+
+test("certificate for another name → TlsError", async () => {
+  await assert.rejects(
+    SmtpClient.connect({
+      hostname: env.host,
+      port: env.smtp.mx,
+      caCerts: [ca],
+      servername: "wrong.test",
+      timeout: 10_000,
+    }),
+    TlsError,
+  );
+});
+
+test("a CA that did not sign the server's certificate → TlsError", async () => {
+  await assert.rejects(
+    SmtpClient.connect({
+      hostname: env.host,
+      port: env.smtp.smtps,
+      tls: "implicit",
+      caCerts: [fixture("other-ca.pem")],
+      servername: env.servername,
+      timeout: 10_000,
+    }),
+    TlsError,
+  );
+});
+
+test("submission: AUTH is not offered before TLS, and credentials never go in clear", async () => {
+  const log: LogEntry[] = [];
+  await assert.rejects(
+    SmtpClient.connect(submission({ tls: "none", logger: (e) => log.push(e) })),
+    (err) => err instanceof SmtpNotSupportedError || err instanceof AuthError,
+  );
+  assert.ok(!log.some((e) => e.direction === "client" && e.text.startsWith("AUTH")));
+});
+
+for (const mechanism of ["PLAIN", "LOGIN", "CRAM-MD5"]) {
+  test(`submission: STARTTLS + AUTH ${mechanism}, send, delivered byte-identical`, async () => {
+    const id = token(`auth-${mechanism.toLowerCase()}`);
+    const log: LogEntry[] = [];
+    await using c = await SmtpClient.connect(
+      submission({
+        auth: { username: alice.login, password: alice.password, mechanism },
+        logger: (e) => log.push(e),
+      }),
+    );
+    assert.equal(c.authenticated, true);
+    const sent = message(id);
+    const result = await c.sendMail({ from: alice.address, to: [bob.address], data: sent });
+    assert.equal(result.reply.code, 250);
+    assert.deepEqual(result.accepted, [bob.address]);
+    assert.equal(result.refused.size, 0);
+    assertDelivered(await waitForDelivery(bob, id), sent);
+    const text = log.map((e) => e.text).join("\n");
+    assert.ok(!text.includes(alice.password), "password not in transcript");
+    assert.ok(text.includes(`AUTH ${mechanism}`), "mechanism visible");
+  });
+}
+
+test("submission: the strongest offered mechanism is chosen by default (CRAM-MD5)", async () => {
+  const log: LogEntry[] = [];
+  await using c = await SmtpClient.connect(submission({ logger: (e) => log.push(e) }));
+  assert.ok(log.some((e) => e.text.startsWith("AUTH CRAM-MD5")));
+});
+
+test("submission: wrong password → SmtpAuthenticationError 535, nothing else tried", async () => {
+  const log: LogEntry[] = [];
+  const err = await SmtpClient.connect(
+    submission({
+      auth: { username: alice.login, password: "wrong-password" },
+      logger: (e) => log.push(e),
+    }),
+  ).then(() => null, (e) => e);
+  assert.ok(err instanceof SmtpAuthenticationError, String(err));
+  assert.equal(err.code, 535);
+  assert.equal(err.permanent, true);
+  assert.equal(
+    log.filter((e) => e.direction === "client" && e.text.startsWith("AUTH")).length,
+    1,
+  );
+});
+
+test("smtps: implicit TLS + AUTH PLAIN + send", async () => {
+  const id = token("smtps");
+  await using c = await SmtpClient.connect(
+    submission({ port: env.smtp.smtps, tls: "implicit" }),
+  );
+  assert.equal(c.secure, true);
+  const sent = message(id);
+  await c.sendMail({ from: alice.address, to: bob.address, data: sent });
+  assertDelivered(await waitForDelivery(bob, id), sent);
+});
+
+test("mx: relay to a foreign domain is refused → SmtpRecipientsRefusedError (5.7.1)", async () => {
+  await using c = await SmtpClient.connect({
+    hostname: env.host,
+    port: env.smtp.mx,
+    caCerts: [ca],
+    servername: env.servername,
+    timeout: 10_000,
+  });
+  const err = await c.sendMail({
+    from: alice.address,
+    to: [env.foreignRecipient],
+    data: message(token("relay")),
+  }).then(() => null, (e) => e);
+  assert.ok(err instanceof SmtpRecipientsRefusedError, String(err));
+  const reply = err.recipients.get(env.foreignRecipient);
+  assert.equal(reply?.code, 554);
+  assert.equal(reply?.enhancedCode, "5.7.1");
+  // the connection stays usable after the refusal (RSET was sent)
+  assert.equal((await c.noop()).code, 250);
+});
+
+test("partial recipients: the unknown one is reported, the others get the message", async () => {
+  const id = token("partial");
+  await using c = await SmtpClient.connect(submission());
+  const sent = message(id);
+  const result = await c.sendMail({
+    from: alice.address,
+    to: [bob.address, env.unknownUser, carol.address],
+    data: sent,
+  });
+  assert.deepEqual(result.accepted, [bob.address, carol.address]);
+  assert.deepEqual([...result.refused.keys()], [env.unknownUser]);
+  assert.equal(result.refused.get(env.unknownUser)?.code, 550);
+  assert.equal(result.refused.get(env.unknownUser)?.enhancedCode, "5.1.1");
+  assertDelivered(await waitForDelivery(bob, id), sent);
+  assertDelivered(await waitForDelivery(carol, id), sent);
+});
+
+test("SMTPUTF8 + 8-bit: non-ASCII sender and UTF-8 body delivered intact", async () => {
+  const id = token("utf8");
+  const log: LogEntry[] = [];
+  await using c = await SmtpClient.connect(submission({ logger: (e) => log.push(e) }));
+  const sent = `From: Jörg <jörg@mail.test>\r\nTo: ${bob.address}\r\nSubject: ${id} grüße\r\n${stamp(id)}` +
+    `Content-Type: text/plain; charset=utf-8\r\n\r\nÄpfel, Öl, Übermut — 日本語 ✓\r\n`;
+  await c.sendMail({ from: "jörg@mail.test", to: bob.address, data: sent });
+  const mail = log.find((e) => e.text.startsWith("MAIL FROM:"))!.text;
+  assert.match(mail, /SMTPUTF8/);
+  assert.match(mail, /BODY=8BITMIME/);
+  assertDelivered(await waitForDelivery(bob, id), sent);
+});
+
+test("sendMessage: envelope from headers, Bcc stripped from the delivered copy", async () => {
+  const id = token("bcc");
+  await using c = await SmtpClient.connect(submission());
+  const msg = `From: ${alice.address}\r\nTo: ${bob.address}\r\nBcc: ${carol.address}\r\n` +
+    `Subject: ${id}\r\n${stamp(id)}\r\nsecret copy\r\n`;
+  const result = await c.sendMessage(msg);
+  assert.deepEqual(result.accepted, [bob.address, carol.address]);
+  for (const user of [bob, carol]) {
+    const got = dec.decode(await waitForDelivery(user, id));
+    assert.ok(!/^Bcc:/mi.test(got), "no Bcc header delivered");
+    assert.ok(got.endsWith(`@mail.test>\n\nsecret copy\n`));
+  }
+});
+
+test("DSN: RET, ENVID, NOTIFY and ORCPT are accepted by Postfix", async () => {
+  const id = token("dsn");
+  const log: LogEntry[] = [];
+  await using c = await SmtpClient.connect(submission({ logger: (e) => log.push(e) }));
+  const sent = message(id);
+  const result = await c.sendMail({
+    from: alice.address,
+    to: [{ address: bob.address, notify: ["SUCCESS", "FAILURE"], orcpt: bob.address }],
+    data: sent,
+    mailOptions: { ret: "HDRS", envid: `${id} x+y` },
+  });
+  assert.equal(result.reply.code, 250);
+  const lines = log.filter((e) => e.direction === "client").map((e) => e.text);
+  assert.ok(lines.some((l) => l.includes("RET=HDRS") && l.includes("ENVID=") && l.includes("+20")));
+  assert.ok(lines.some((l) => l.includes("NOTIFY=SUCCESS,FAILURE") && l.includes("ORCPT=rfc822;")));
+  assertDelivered(await waitForDelivery(bob, id), sent);
+});
+
+test("hard bodies: dot lines, a lone dot, long lines, bare LF; DATA and BDAT both", async () => {
+  for (const chunking of [false, true]) {
+    const id = token(chunking ? "bdat" : "data");
+    await using c = await SmtpClient.connect(submission({ chunking }));
+    const long = "x".repeat(5000);
+    const body = `.leading dot\r\n..two dots\r\n.\r\n${long}\r\nbare\nLF\r\nend`;
+    const result = await c.sendMail({ from: alice.address, to: bob.address, data: message(id, body) });
+    assert.equal(result.reply.code, 250);
+    const expected = message(id, body).replace(/\r?\n/g, "\r\n") + "\r\n";
+    assertDelivered(await waitForDelivery(bob, id), expected);
+  }
+});
+
+test("a streamed 10 MiB message over DATA is delivered intact", async () => {
+  const id = token("stream");
+  await using c = await SmtpClient.connect(submission({ timeout: 60_000 }));
+  const head = enc.encode(message(id, ""));
+  const line = enc.encode("0123456789abcdefghijklmnopqrstuvwxyz.ABCDEFGHIJKLMNOPQRSTUVWXYZ\r\n");
+  const lines = Math.ceil((10 << 20) / line.length);
+  let sent = 0;
+  const stream = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (sent === 0) controller.enqueue(head);
+      const batch = Math.min(1000, lines - sent);
+      const chunk = new Uint8Array(batch * line.length);
+      for (let i = 0; i < batch; i++) chunk.set(line, i * line.length);
+      // split at an awkward place: inside a CRLF
+      controller.enqueue(chunk.subarray(0, chunk.length - 1));
+      controller.enqueue(chunk.subarray(chunk.length - 1));
+      sent += batch;
+      if (sent >= lines) controller.close();
+    },
+  });
+  const result = await c.sendMail({ from: alice.address, to: bob.address, data: stream });
+  assert.equal(result.reply.code, 250);
+  const got = await waitForDelivery(bob, id, 30_000);
+  assert.ok(got.length > lines * (line.length - 1));
+});
+
+test("a message above the advertised SIZE is refused before sending", async () => {
+  await using c = await SmtpClient.connect(submission());
+  const big = new Uint8Array(env.maxMessageSize + 1).fill(0x61);
+  await assert.rejects(
+    c.sendMail({ from: alice.address, to: bob.address, data: big }),
+    SmtpNotSupportedError,
+  );
+  assert.equal((await c.noop()).code, 250);
+});
+
+for (const via of ["tcp", "unix"] as const) {
+  test(`LMTP over ${via}: one reply per recipient, unknown user refused`, async () => {
+    const id = token(`lmtp-${via}`);
+    await using c = await LmtpClient.connect(
+      via === "tcp"
+        ? { hostname: env.host, port: env.lmtp.tcp, timeout: 10_000 }
+        : { path: env.lmtp.unix, timeout: 10_000 },
+    );
+    const sent = message(id);
+    const result = await c.sendMail({
+      from: alice.address,
+      to: [alice.address, bob.address, env.unknownUser],
+      data: sent,
+    });
+    assert.deepEqual(result.accepted, [alice.address, bob.address]);
+    assert.equal(result.deliveries?.size, 2);
+    for (const r of result.deliveries!.values()) assert.equal(r.code, 250);
+    assert.ok(result.refused.has(env.unknownUser));
+    assertDelivered(await waitForDelivery(alice, id), sent);
+    assertDelivered(await waitForDelivery(bob, id), sent);
+  });
+}
