@@ -20,6 +20,8 @@ USERS=(
   "alice@$DOMAIN alice-secret-1"
   "bob@$DOMAIN bob-secret-2"
   "carol@$DOMAIN carol-secret-3"
+  "dave@$DOMAIN dave-secret-4"
+  "erin@$DOMAIN erin-secret-5"
 )
 
 case "$STATE" in *[[:space:]]*) die "state dir path contains whitespace: $STATE" ;; esac
