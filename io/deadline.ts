@@ -70,10 +70,7 @@ export class Deadline {
       // A delay over MAX_TIMER would fire at once: wait in steps instead.
       const arm = (ms: number): void => {
         timer = setTimeout(
-          () =>
-            ms > MAX_TIMER
-              ? arm(ms - MAX_TIMER)
-              : fail(this.#timeoutError(what)),
+          () => ms > MAX_TIMER ? arm(ms - MAX_TIMER) : this.#expire(fail, what),
           Math.min(ms, MAX_TIMER),
         );
       };
@@ -90,6 +87,12 @@ export class Deadline {
         },
       );
     });
+  }
+
+  /** The timer fired: the deadline has passed, whatever the clocks' rounding says. */
+  #expire(fail: (err: MailwireError) => void, what: string): void {
+    this.#at = 0;
+    fail(this.#timeoutError(what));
   }
 
   #timeoutError(what: string): TimeoutError {
