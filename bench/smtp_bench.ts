@@ -15,7 +15,8 @@ import { fileURLToPath } from "node:url";
 import { SmtpClient } from "../smtp/mod.ts";
 
 const args = new Map<string, string>();
-const argv = (globalThis as { process?: { argv: string[] } }).process?.argv ?? [];
+const argv = (globalThis as { process?: { argv: string[] } }).process?.argv ??
+  [];
 for (let i = 0; i < argv.length; i++) {
   if (argv[i].startsWith("--")) args.set(argv[i].slice(2), argv[i + 1]);
 }
@@ -26,7 +27,8 @@ const FROM = "bench@mail.test";
 const TO = "alice@mail.test";
 
 function makeMessage(bodyBytes: number): string {
-  const line = "The quick brown fox jumps over the lazy dog 0123456789 abcdefghij\r\n";
+  const line =
+    "The quick brown fox jumps over the lazy dog 0123456789 abcdefghij\r\n";
   const head = `From: ${FROM}\r\nTo: ${TO}\r\nSubject: bench\r\n\r\n`;
   return head + line.repeat(Math.ceil(bodyBytes / line.length));
 }
@@ -51,7 +53,11 @@ async function startSink(): Promise<{ port: number; stop(): void }> {
 }
 
 /** The floor: MAIL + RCPT + BDAT LAST + body in one write, count 3 replies. */
-async function rawClient(port: number, message: Uint8Array, n: number): Promise<void> {
+async function rawClient(
+  port: number,
+  message: Uint8Array,
+  n: number,
+): Promise<void> {
   const sock = net.connect({ port, host: "127.0.0.1", noDelay: true });
   let buffered = "";
   let want = 0;
@@ -64,7 +70,9 @@ async function rawClient(port: number, message: Uint8Array, n: number): Promise<
     want += count;
     for (;;) {
       // count final reply lines ("NNN " at line start)
-      const finals = buffered.split("\r\n").filter((l) => /^\d{3} /.test(l)).length;
+      const finals = buffered.split("\r\n").filter((l) =>
+        /^\d{3} /.test(l)
+      ).length;
       if (finals >= want) return;
       await new Promise<void>((r) => wake = r);
     }
@@ -89,7 +97,11 @@ async function rawClient(port: number, message: Uint8Array, n: number): Promise<
   sock.end("QUIT\r\n");
 }
 
-async function nodemailerClient(port: number, message: string, n: number): Promise<void> {
+async function nodemailerClient(
+  port: number,
+  message: string,
+  n: number,
+): Promise<void> {
   const nodemailer = (await import("nodemailer")).default;
   const transport = nodemailer.createTransport({
     host: "127.0.0.1",
@@ -101,13 +113,24 @@ async function nodemailerClient(port: number, message: string, n: number): Promi
     maxMessages: Infinity,
   });
   for (let i = 0; i < n; i++) {
-    await transport.sendMail({ envelope: { from: FROM, to: [TO] }, raw: message });
+    await transport.sendMail({
+      envelope: { from: FROM, to: [TO] },
+      raw: message,
+    });
   }
   transport.close();
 }
 
-async function mailwireClient(port: number, message: Uint8Array, n: number): Promise<void> {
-  const client = await SmtpClient.connect({ hostname: "127.0.0.1", port, tls: "none" });
+async function mailwireClient(
+  port: number,
+  message: Uint8Array,
+  n: number,
+): Promise<void> {
+  const client = await SmtpClient.connect({
+    hostname: "127.0.0.1",
+    port,
+    tls: "none",
+  });
   for (let i = 0; i < n; i++) {
     await client.sendMail({ from: FROM, to: TO, data: message });
   }
@@ -121,23 +144,50 @@ async function time(fn: () => Promise<void>): Promise<number> {
 }
 
 const sink = await startSink();
-const runtime = "Deno" in globalThis ? "deno" : "Bun" in globalThis ? "bun" : "node";
-console.log(`mailwire smtp bench on ${runtime}: ${ROUNDS} rounds, best of each`);
+const runtime = "Deno" in globalThis
+  ? "deno"
+  : "Bun" in globalThis
+  ? "bun"
+  : "node";
+console.log(
+  `mailwire smtp bench on ${runtime}: ${ROUNDS} rounds, best of each`,
+);
 try {
-  for (const [label, size, n] of [["1 KiB", 1024, SMALL], ["1 MiB", 1 << 20, LARGE]] as const) {
+  for (
+    const [label, size, n] of [["1 KiB", 1024, SMALL], [
+      "1 MiB",
+      1 << 20,
+      LARGE,
+    ]] as const
+  ) {
     const text = makeMessage(size);
     const bytes = new TextEncoder().encode(text);
     const best = { raw: Infinity, nodemailer: Infinity, mailwire: Infinity };
     for (let r = 0; r < ROUNDS; r++) {
-      best.raw = Math.min(best.raw, await time(() => rawClient(sink.port, bytes, n)));
-      best.nodemailer = Math.min(best.nodemailer, await time(() => nodemailerClient(sink.port, text, n)));
-      best.mailwire = Math.min(best.mailwire, await time(() => mailwireClient(sink.port, bytes, n)));
+      best.raw = Math.min(
+        best.raw,
+        await time(() => rawClient(sink.port, bytes, n)),
+      );
+      best.nodemailer = Math.min(
+        best.nodemailer,
+        await time(() => nodemailerClient(sink.port, text, n)),
+      );
+      best.mailwire = Math.min(
+        best.mailwire,
+        await time(() => mailwireClient(sink.port, bytes, n)),
+      );
     }
     const rate = (ms: number) => (n / (ms / 1000)).toFixed(0);
     console.log(
-      `${label} x ${n}: raw ${rate(best.raw)} msg/s, nodemailer ${rate(best.nodemailer)} msg/s, ` +
-        `mailwire ${rate(best.mailwire)} msg/s | mailwire/raw time ${(best.mailwire / best.raw).toFixed(2)}x, ` +
-        `nodemailer/mailwire time ${(best.nodemailer / best.mailwire).toFixed(2)}x`,
+      `${label} x ${n}: raw ${rate(best.raw)} msg/s, nodemailer ${
+        rate(best.nodemailer)
+      } msg/s, ` +
+        `mailwire ${rate(best.mailwire)} msg/s | mailwire/raw time ${
+          (best.mailwire / best.raw).toFixed(2)
+        }x, ` +
+        `nodemailer/mailwire time ${
+          (best.nodemailer / best.mailwire).toFixed(2)
+        }x`,
     );
   }
 } finally {

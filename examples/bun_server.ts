@@ -11,7 +11,9 @@ const env = process.env;
 Bun.serve({
   port: Number(env.PORT ?? 3000),
   async fetch(req) {
-    if (req.method !== "POST") return new Response("POST a message", { status: 405 });
+    if (req.method !== "POST") {
+      return new Response("POST a message", { status: 405 });
+    }
     const text = (await req.text()).slice(0, 10_000);
     await using smtp = await SmtpClient.connect({
       hostname: env.SMTP_HOST ?? "localhost",
@@ -23,7 +25,8 @@ Bun.serve({
     await smtp.sendMail({
       from: env.SMTP_USER!,
       to: env.CONTACT_TO!,
-      data: `From: ${env.SMTP_USER}\r\nTo: ${env.CONTACT_TO}\r\nSubject: contact form\r\n\r\n${text}\r\n`,
+      data:
+        `From: ${env.SMTP_USER}\r\nTo: ${env.CONTACT_TO}\r\nSubject: contact form\r\n\r\n${text}\r\n`,
     });
     return new Response("sent\n");
   },

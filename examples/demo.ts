@@ -41,8 +41,14 @@ const ports = await new Promise<{ smtpPort: number; pop3Port: number }>(
 // 2. One transcript for both clients; secrets are redacted by mailwire itself.
 const transcript: string[] = [];
 const logger = (proto: string) => (e: LogEntry) => {
-  const tag = e.direction === "client" ? "C:" : e.direction === "server" ? "S:" : "--";
-  const line = `${e.time.toISOString().slice(11, 23)} ${proto} ${tag} ${e.text}`;
+  const tag = e.direction === "client"
+    ? "C:"
+    : e.direction === "server"
+    ? "S:"
+    : "--";
+  const line = `${
+    e.time.toISOString().slice(11, 23)
+  } ${proto} ${tag} ${e.text}`;
   transcript.push(line);
   console.log(line);
 };
@@ -73,7 +79,11 @@ try {
       timeout: 10_000,
     });
     const result = await smtp.sendMessage(message);
-    console.log(`-- accepted ${result.accepted.join(", ")}: ${result.reply.code} ${result.reply.text}`);
+    console.log(
+      `-- accepted ${
+        result.accepted.join(", ")
+      }: ${result.reply.code} ${result.reply.text}`,
+    );
     await smtp.quit();
   }
 
@@ -92,7 +102,11 @@ try {
     const bytes = await pop.retr(count);
     const text = new TextDecoder().decode(bytes);
     const same = text === message;
-    console.log(`-- message ${count}: ${bytes.length} bytes, ${same ? "identical to what was sent" : "DIFFERENT from what was sent"}`);
+    console.log(
+      `-- message ${count}: ${bytes.length} bytes, ${
+        same ? "identical to what was sent" : "DIFFERENT from what was sent"
+      }`,
+    );
     if (!same) failed = true;
     await pop.dele(count);
     await pop.quit();
@@ -101,7 +115,9 @@ try {
   const leaked = transcript.filter((l) =>
     l.includes(password) || l.includes(btoa(`\0${user}\0${password}`))
   );
-  console.log(`\n== transcript: ${transcript.length} lines, ${leaked.length} with a secret`);
+  console.log(
+    `\n== transcript: ${transcript.length} lines, ${leaked.length} with a secret`,
+  );
   if (leaked.length) failed = true;
 } catch (err) {
   failed = true;

@@ -6,7 +6,9 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const needed = ["deno", "bun", "tsc"].map((b) => join(root, "node_modules", ".bin", b));
+const needed = ["deno", "bun", "tsc"].map((b) =>
+  join(root, "node_modules", ".bin", b)
+);
 if (!needed.every((p) => existsSync(p))) {
   console.error("installing dev dependencies (npm ci)...");
   execSync("npm ci --no-audit --no-fund", { cwd: root, stdio: "inherit" });

@@ -148,7 +148,9 @@ test("submission: AUTH is not offered before TLS, and credentials never go in cl
     SmtpClient.connect(submission({ tls: "none", logger: (e) => log.push(e) })),
     (err) => err instanceof SmtpNotSupportedError || err instanceof AuthError,
   );
-  assert.ok(!log.some((e) => e.direction === "client" && e.text.startsWith("AUTH")));
+  assert.ok(
+    !log.some((e) => e.direction === "client" && e.text.startsWith("AUTH")),
+  );
 });
 
 for (const mechanism of ["PLAIN", "LOGIN", "CRAM-MD5"]) {
@@ -163,7 +165,11 @@ for (const mechanism of ["PLAIN", "LOGIN", "CRAM-MD5"]) {
     );
     assert.equal(c.authenticated, true);
     const sent = message(id);
-    const result = await c.sendMail({ from: alice.address, to: [bob.address], data: sent });
+    const result = await c.sendMail({
+      from: alice.address,
+      to: [bob.address],
+      data: sent,
+    });
     assert.equal(result.reply.code, 250);
     assert.deepEqual(result.accepted, [bob.address]);
     assert.equal(result.refused.size, 0);
@@ -176,7 +182,9 @@ for (const mechanism of ["PLAIN", "LOGIN", "CRAM-MD5"]) {
 
 test("submission: the strongest offered mechanism is chosen by default (CRAM-MD5)", async () => {
   const log: LogEntry[] = [];
-  await using c = await SmtpClient.connect(submission({ logger: (e) => log.push(e) }));
+  await using _c = await SmtpClient.connect(
+    submission({ logger: (e) => log.push(e) }),
+  );
   assert.ok(log.some((e) => e.text.startsWith("AUTH CRAM-MD5")));
 });
 
@@ -192,7 +200,8 @@ test("submission: wrong password → SmtpAuthenticationError 535, nothing else t
   assert.equal(err.code, 535);
   assert.equal(err.permanent, true);
   assert.equal(
-    log.filter((e) => e.direction === "client" && e.text.startsWith("AUTH")).length,
+    log.filter((e) => e.direction === "client" && e.text.startsWith("AUTH"))
+      .length,
     1,
   );
 });
@@ -249,8 +258,13 @@ test("partial recipients: the unknown one is reported, the others get the messag
 test("SMTPUTF8 + 8-bit: non-ASCII sender and UTF-8 body delivered intact", async () => {
   const id = token("utf8");
   const log: LogEntry[] = [];
-  await using c = await SmtpClient.connect(submission({ logger: (e) => log.push(e) }));
-  const sent = `From: Jörg <jörg@mail.test>\r\nTo: ${bob.address}\r\nSubject: ${id} grüße\r\n${stamp(id)}` +
+  await using c = await SmtpClient.connect(
+    submission({ logger: (e) => log.push(e) }),
+  );
+  const sent =
+    `From: Jörg <jörg@mail.test>\r\nTo: ${bob.address}\r\nSubject: ${id} grüße\r\n${
+      stamp(id)
+    }` +
     `Content-Type: text/plain; charset=utf-8\r\n\r\nÄpfel, Öl, Übermut — 日本語 ✓\r\n`;
   await c.sendMail({ from: "jörg@mail.test", to: bob.address, data: sent });
   const mail = log.find((e) => e.text.startsWith("MAIL FROM:"))!.text;
@@ -262,7 +276,8 @@ test("SMTPUTF8 + 8-bit: non-ASCII sender and UTF-8 body delivered intact", async
 test("sendMessage: envelope from headers, Bcc stripped from the delivered copy", async () => {
   const id = token("bcc");
   await using c = await SmtpClient.connect(submission());
-  const msg = `From: ${alice.address}\r\nTo: ${bob.address}\r\nBcc: ${carol.address}\r\n` +
+  const msg =
+    `From: ${alice.address}\r\nTo: ${bob.address}\r\nBcc: ${carol.address}\r\n` +
     `Subject: ${id}\r\n${stamp(id)}\r\nsecret copy\r\n`;
   const result = await c.sendMessage(msg);
   assert.deepEqual(result.accepted, [bob.address, carol.address]);
@@ -276,18 +291,32 @@ test("sendMessage: envelope from headers, Bcc stripped from the delivered copy",
 test("DSN: RET, ENVID, NOTIFY and ORCPT are accepted by Postfix", async () => {
   const id = token("dsn");
   const log: LogEntry[] = [];
-  await using c = await SmtpClient.connect(submission({ logger: (e) => log.push(e) }));
+  await using c = await SmtpClient.connect(
+    submission({ logger: (e) => log.push(e) }),
+  );
   const sent = message(id);
   const result = await c.sendMail({
     from: alice.address,
-    to: [{ address: bob.address, notify: ["SUCCESS", "FAILURE"], orcpt: bob.address }],
+    to: [{
+      address: bob.address,
+      notify: ["SUCCESS", "FAILURE"],
+      orcpt: bob.address,
+    }],
     data: sent,
     mailOptions: { ret: "HDRS", envid: `${id} x+y` },
   });
   assert.equal(result.reply.code, 250);
   const lines = log.filter((e) => e.direction === "client").map((e) => e.text);
-  assert.ok(lines.some((l) => l.includes("RET=HDRS") && l.includes("ENVID=") && l.includes("+20")));
-  assert.ok(lines.some((l) => l.includes("NOTIFY=SUCCESS,FAILURE") && l.includes("ORCPT=rfc822;")));
+  assert.ok(
+    lines.some((l) =>
+      l.includes("RET=HDRS") && l.includes("ENVID=") && l.includes("+20")
+    ),
+  );
+  assert.ok(
+    lines.some((l) =>
+      l.includes("NOTIFY=SUCCESS,FAILURE") && l.includes("ORCPT=rfc822;")
+    ),
+  );
   assertDelivered(await waitForDelivery(bob, id), sent);
 });
 
@@ -296,8 +325,13 @@ test("hard bodies: dot lines, a lone dot, long lines, bare LF; DATA and BDAT bot
     const id = token(chunking ? "bdat" : "data");
     await using c = await SmtpClient.connect(submission({ chunking }));
     const long = "x".repeat(5000);
-    const body = `.leading dot\r\n..two dots\r\n.\r\n${long}\r\nbare\nLF\r\nend`;
-    const result = await c.sendMail({ from: alice.address, to: bob.address, data: message(id, body) });
+    const body =
+      `.leading dot\r\n..two dots\r\n.\r\n${long}\r\nbare\nLF\r\nend`;
+    const result = await c.sendMail({
+      from: alice.address,
+      to: bob.address,
+      data: message(id, body),
+    });
     assert.equal(result.reply.code, 250);
     const expected = message(id, body).replace(/\r?\n/g, "\r\n") + "\r\n";
     assertDelivered(await waitForDelivery(bob, id), expected);
@@ -308,7 +342,9 @@ test("a streamed 10 MiB message over DATA is delivered intact", async () => {
   const id = token("stream");
   await using c = await SmtpClient.connect(submission({ timeout: 60_000 }));
   const head = enc.encode(message(id, ""));
-  const line = enc.encode("0123456789abcdefghijklmnopqrstuvwxyz.ABCDEFGHIJKLMNOPQRSTUVWXYZ\r\n");
+  const line = enc.encode(
+    "0123456789abcdefghijklmnopqrstuvwxyz.ABCDEFGHIJKLMNOPQRSTUVWXYZ\r\n",
+  );
   const lines = Math.ceil((10 << 20) / line.length);
   let sent = 0;
   const stream = new ReadableStream<Uint8Array>({
@@ -324,7 +360,11 @@ test("a streamed 10 MiB message over DATA is delivered intact", async () => {
       if (sent >= lines) controller.close();
     },
   });
-  const result = await c.sendMail({ from: alice.address, to: bob.address, data: stream });
+  const result = await c.sendMail({
+    from: alice.address,
+    to: bob.address,
+    data: stream,
+  });
   assert.equal(result.reply.code, 250);
   const got = await waitForDelivery(bob, id, 30_000);
   assert.ok(got.length > lines * (line.length - 1));

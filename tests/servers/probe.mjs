@@ -18,7 +18,9 @@ function parse(spec) {
   const parts = spec.slice(eq + 1).split(":");
   const expect = parts.pop();
   const mode = parts.pop();
-  if (parts[0] === "unix") return { name, path: parts.slice(1).join(":"), mode, expect };
+  if (parts[0] === "unix") {
+    return { name, path: parts.slice(1).join(":"), mode, expect };
+  }
   const port = Number(parts.pop());
   return { name, host: parts.join(":"), port, mode, expect };
 }
@@ -38,7 +40,10 @@ function greet(t) {
     const sock = t.mode === "tls"
       ? tls.connect({ ...opts, ca, servername: "localhost" })
       : net.connect(opts);
-    const timer = setTimeout(() => finish(false, "no greeting within 3 s"), 3000);
+    const timer = setTimeout(
+      () => finish(false, "no greeting within 3 s"),
+      3000,
+    );
     sock.setEncoding("utf8");
     sock.on("error", (e) => finish(false, e.code || e.message));
     sock.on("data", (d) => {
@@ -58,7 +63,9 @@ const targets = specs.map(parse);
 const pending = new Map(targets.map((t) => [t.name, t]));
 const lastError = new Map();
 while (pending.size > 0 && Date.now() < deadline) {
-  const results = await Promise.all([...pending.values()].map(async (t) => [t, await greet(t)]));
+  const results = await Promise.all(
+    [...pending.values()].map(async (t) => [t, await greet(t)]),
+  );
   for (const [t, r] of results) {
     if (r.ok) pending.delete(t.name);
     else lastError.set(t.name, r.why);
@@ -67,7 +74,11 @@ while (pending.size > 0 && Date.now() < deadline) {
 }
 if (pending.size > 0) {
   for (const t of pending.values()) {
-    console.error(`not ready: ${t.name} (${t.path ?? `${t.host}:${t.port}`}): ${lastError.get(t.name)}`);
+    console.error(
+      `not ready: ${t.name} (${t.path ?? `${t.host}:${t.port}`}): ${
+        lastError.get(t.name)
+      }`,
+    );
   }
   process.exit(1);
 }

@@ -10,7 +10,9 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const env = JSON.parse(readFileSync(join(here, "../../.tmp/servers/env.json"), "utf8"));
+const env = JSON.parse(
+  readFileSync(join(here, "../../.tmp/servers/env.json"), "utf8"),
+);
 const ca = readFileSync(env.caFile);
 const [alice, bob, carol] = env.users;
 const token = randomUUID().slice(0, 8);
@@ -31,7 +33,10 @@ class Conn {
       const sock = implicitTls
         ? tls.connect({ ...opts, ca, servername: "localhost" })
         : net.connect(opts);
-      sock.once(implicitTls ? "secureConnect" : "connect", () => resolve(new Conn(sock)));
+      sock.once(
+        implicitTls ? "secureConnect" : "connect",
+        () => resolve(new Conn(sock)),
+      );
       sock.once("error", reject);
     });
   }
@@ -57,8 +62,11 @@ class Conn {
     while (this.waiters.length) {
       const nl = this.buf.indexOf("\r\n");
       if (nl < 0) {
-        if (this.closed) this.waiters.shift().reject(this.error ?? new Error("connection closed"));
-        else return;
+        if (this.closed) {
+          this.waiters.shift().reject(
+            this.error ?? new Error("connection closed"),
+          );
+        } else return;
         continue;
       }
       const line = this.buf.slice(0, nl);
@@ -69,7 +77,10 @@ class Conn {
   }
   line() {
     return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error("timeout waiting for server")), 10000);
+      const t = setTimeout(
+        () => reject(new Error("timeout waiting for server")),
+        10000,
+      );
       this.waiters.push({
         resolve: (l) => (clearTimeout(t), resolve(l)),
         reject: (e) => (clearTimeout(t), reject(e)),
@@ -78,7 +89,9 @@ class Conn {
     });
   }
   send(s) {
-    if (verbose) console.log(`  C: ${s.length > 200 ? s.slice(0, 200) + "..." : s}`);
+    if (verbose) {
+      console.log(`  C: ${s.length > 200 ? s.slice(0, 200) + "..." : s}`);
+    }
     this.sock.write(s + "\r\n");
   }
   // SMTP/LMTP reply: { code, lines: [text...], text }
@@ -87,14 +100,16 @@ class Conn {
     for (;;) {
       const l = await this.line();
       lines.push(l.slice(4));
-      if (l[3] !== "-") return { code: Number(l.slice(0, 3)), lines, text: lines.join("\n") };
+      if (l[3] !== "-") {
+        return { code: Number(l.slice(0, 3)), lines, text: lines.join("\n") };
+      }
     }
   }
-  async cmd(s) {
+  cmd(s) {
     this.send(s);
     return this.reply();
   }
-  async pop(s) {
+  pop(s) {
     if (s !== undefined) this.send(s);
     return this.line();
   }
@@ -111,10 +126,13 @@ class Conn {
   starttls() {
     return new Promise((resolve, reject) => {
       this.sock.removeAllListeners("data");
-      const s = tls.connect({ socket: this.sock, ca, servername: "localhost" }, () => {
-        this.attach(s);
-        resolve();
-      });
+      const s = tls.connect(
+        { socket: this.sock, ca, servername: "localhost" },
+        () => {
+          this.attach(s);
+          resolve();
+        },
+      );
       s.once("error", reject);
     });
   }
@@ -123,8 +141,10 @@ class Conn {
   }
 }
 
-const smtpAt = (port, implicit = false) => Conn.open({ host: env.host, port }, implicit);
-const ehloKeywords = (r) => r.lines.slice(1).map((l) => l.split(" ")[0].toUpperCase());
+const smtpAt = (port, implicit = false) =>
+  Conn.open({ host: env.host, port }, implicit);
+const ehloKeywords = (r) =>
+  r.lines.slice(1).map((l) => l.split(" ")[0].toUpperCase());
 const authMechs = (r) => {
   const l = r.lines.find((x) => /^AUTH /i.test(x));
   return l ? l.split(" ").slice(1) : [];
@@ -143,7 +163,8 @@ const message = (from, to, subject, extraHeaders = "") =>
     ".leading dot line",
     "",
   ].join("\r\n");
-const dotStuff = (m) => m.split("\r\n").map((l) => (l.startsWith(".") ? "." + l : l)).join("\r\n");
+const dotStuff = (m) =>
+  m.split("\r\n").map((l) => (l.startsWith(".") ? "." + l : l)).join("\r\n");
 
 async function sendData(c, msg) {
   const r = await c.cmd("DATA");
@@ -152,10 +173,15 @@ async function sendData(c, msg) {
   return c.reply();
 }
 
-async function authPlain(c, u) {
+function authPlain(c, u) {
   return c.cmd(`AUTH PLAIN ${b64(`\0${u.login}\0${u.password}`)}`);
 }
-async function authCram(c, u, prefix = "AUTH CRAM-MD5", cont = (x) => x.slice(4)) {
+async function authCram(
+  c,
+  u,
+  prefix = "AUTH CRAM-MD5",
+  cont = (x) => x.slice(4),
+) {
   c.send(prefix);
   const ch = await c.line();
   const challenge = Buffer.from(cont(ch), "base64").toString();
@@ -164,10 +190,20 @@ async function authCram(c, u, prefix = "AUTH CRAM-MD5", cont = (x) => x.slice(4)
   return c.line();
 }
 
-const FEATURES = ["PIPELINING", "SIZE", "8BITMIME", "SMTPUTF8", "DSN", "CHUNKING", "ENHANCEDSTATUSCODES"];
+const FEATURES = [
+  "PIPELINING",
+  "SIZE",
+  "8BITMIME",
+  "SMTPUTF8",
+  "DSN",
+  "CHUNKING",
+  "ENHANCEDSTATUSCODES",
+];
 function checkFeatures(name, r) {
   const kw = ehloKeywords(r);
-  for (const f of FEATURES) check(kw.includes(f), `${name}: EHLO advertises ${f}`, kw.join(","));
+  for (const f of FEATURES) {
+    check(kw.includes(f), `${name}: EHLO advertises ${f}`, kw.join(","));
+  }
   check(r.lines.includes("SIZE 31457280"), `${name}: SIZE 31457280`);
 }
 
@@ -187,20 +223,35 @@ let sentAt = 0;
   check(r.code === 220, "mx: STARTTLS 220", r.text);
   await c.starttls();
   r = await c.cmd("EHLO client.test");
-  check(!ehloKeywords(r).includes("AUTH"), "mx: no AUTH after TLS either", r.text);
+  check(
+    !ehloKeywords(r).includes("AUTH"),
+    "mx: no AUTH after TLS either",
+    r.text,
+  );
   check(!ehloKeywords(r).includes("STARTTLS"), "mx: no STARTTLS after TLS");
   r = await c.cmd("MAIL FROM:<sender@example.org>");
   check(r.code === 250, "mx: MAIL FROM foreign sender accepted", r.text);
   r = await c.cmd(`RCPT TO:<${env.foreignRecipient}>`);
-  check(r.code === 554 && /^5\.7\.1 /.test(r.text) && /Relay access denied/.test(r.text),
-    "mx: relay to example.org denied 554 5.7.1", r.text);
+  check(
+    r.code === 554 && /^5\.7\.1 /.test(r.text) &&
+      /Relay access denied/.test(r.text),
+    "mx: relay to example.org denied 554 5.7.1",
+    r.text,
+  );
   console.log(`     -> ${r.code} ${r.text}`);
   r = await c.cmd(`RCPT TO:<${env.unknownUser}>`);
-  check(r.code === 550 && /^5\.1\.1 /.test(r.text), "mx: unknown user 550 5.1.1", r.text);
+  check(
+    r.code === 550 && /^5\.1\.1 /.test(r.text),
+    "mx: unknown user 550 5.1.1",
+    r.text,
+  );
   console.log(`     -> ${r.code} ${r.text}`);
   r = await c.cmd(`RCPT TO:<${alice.address}>`);
   check(r.code === 250, "mx: RCPT alice accepted", r.text);
-  r = await sendData(c, message("sender@example.org", alice.address, `smoke-${token} mx`));
+  r = await sendData(
+    c,
+    message("sender@example.org", alice.address, `smoke-${token} mx`),
+  );
   check(r.code === 250, "mx: DATA accepted", r.text);
   await c.cmd("QUIT");
   c.close();
@@ -222,12 +273,22 @@ let sentAt = 0;
   r = await c.cmd("STARTTLS");
   await c.starttls();
   r = await c.cmd("EHLO client.test");
-  check(authMechs(r).join(" ") === "PLAIN LOGIN CRAM-MD5", "submission: AUTH PLAIN LOGIN CRAM-MD5 after TLS", authMechs(r).join(" "));
+  check(
+    authMechs(r).join(" ") === "PLAIN LOGIN CRAM-MD5",
+    "submission: AUTH PLAIN LOGIN CRAM-MD5 after TLS",
+    authMechs(r).join(" "),
+  );
   checkFeatures("submission+tls", r);
   r = await c.cmd("MAIL FROM:<alice@mail.test>");
   const r2 = await c.cmd(`RCPT TO:<${bob.address}>`);
-  check(r2.code >= 500, "submission: unauthenticated RCPT refused", `${r.code} / ${r2.code} ${r2.text}`);
-  console.log(`     unauth MAIL -> ${r.code} ${r.text}; RCPT -> ${r2.code} ${r2.text}`);
+  check(
+    r2.code >= 500,
+    "submission: unauthenticated RCPT refused",
+    `${r.code} / ${r2.code} ${r2.text}`,
+  );
+  console.log(
+    `     unauth MAIL -> ${r.code} ${r.text}; RCPT -> ${r2.code} ${r2.text}`,
+  );
   await c.cmd("RSET");
   r = await authPlain(c, { login: alice.login, password: "wrong" });
   check(r.code === 535, "submission: bad password 535", r.text);
@@ -238,13 +299,20 @@ let sentAt = 0;
   check(r.code === 250, "submission: MAIL after AUTH", r.text);
   r = await c.cmd(`RCPT TO:<${alice.address}> NOTIFY=NEVER`);
   check(r.code === 250, "submission: RCPT alice (NOTIFY=NEVER)", r.text);
-  r = await sendData(c, message(alice.address, alice.address, `smoke-${token} submission`));
+  r = await sendData(
+    c,
+    message(alice.address, alice.address, `smoke-${token} submission`),
+  );
   check(r.code === 250, "submission: DATA queued", r.text);
   sentAt = Date.now();
   // foreign recipient, even when authenticated: refused at RCPT (error transport)
   r = await c.cmd(`MAIL FROM:<${alice.address}>`);
   r = await c.cmd(`RCPT TO:<${env.foreignRecipient}>`);
-  check(r.code === 550 && /^5\.7\.1 /.test(r.text), "submission: foreign RCPT refused even when authenticated", `${r.code} ${r.text}`);
+  check(
+    r.code === 550 && /^5\.7\.1 /.test(r.text),
+    "submission: foreign RCPT refused even when authenticated",
+    `${r.code} ${r.text}`,
+  );
   console.log(`     -> ${r.code} ${r.text}`);
   await c.cmd("RSET");
   await c.cmd("QUIT");
@@ -258,18 +326,30 @@ let sentAt = 0;
   check(g.code === 220, "smtps: TLS greeting 220", g.text);
   let r = await c.cmd("EHLO client.test");
   checkFeatures("smtps", r);
-  check(authMechs(r).join(" ") === "PLAIN LOGIN CRAM-MD5", "smtps: AUTH PLAIN LOGIN CRAM-MD5", authMechs(r).join(" "));
+  check(
+    authMechs(r).join(" ") === "PLAIN LOGIN CRAM-MD5",
+    "smtps: AUTH PLAIN LOGIN CRAM-MD5",
+    authMechs(r).join(" "),
+  );
   const l = await authCram(c, bob);
   check(l.startsWith("235"), "smtps: AUTH CRAM-MD5 bob", l);
   r = await c.cmd(`MAIL FROM:<jörg@exämple.org> SMTPUTF8 BODY=8BITMIME`);
   check(r.code === 250, "smtps: MAIL SMTPUTF8 with UTF-8 sender", r.text);
   r = await c.cmd(`RCPT TO:<${alice.address}>`);
-  const msg = message("jörg@exämple.org", alice.address, `smoke-${token} bdat utf8 Grüße ✓`);
+  const msg = message(
+    "jörg@exämple.org",
+    alice.address,
+    `smoke-${token} bdat utf8 Grüße ✓`,
+  );
   const bytes = Buffer.from(msg, "utf8");
   c.send(`BDAT ${bytes.length} LAST`);
   c.sock.write(bytes);
   r = await c.reply();
-  check(r.code === 250, "smtps: BDAT LAST accepted (UTF-8 header and sender)", r.text);
+  check(
+    r.code === 250,
+    "smtps: BDAT LAST accepted (UTF-8 header and sender)",
+    r.text,
+  );
   await c.cmd("QUIT");
   c.close();
 }
@@ -289,7 +369,12 @@ let sentAt = 0;
 }
 
 // --- LMTP tcp + unix ------------------------------------------------------------------
-for (const [name, opts] of [["lmtp tcp", { host: env.host, port: env.lmtp.tcp }], ["lmtp unix", { path: env.lmtp.unix }]]) {
+for (
+  const [name, opts] of [["lmtp tcp", { host: env.host, port: env.lmtp.tcp }], [
+    "lmtp unix",
+    { path: env.lmtp.unix },
+  ]]
+) {
   const c = await Conn.open(opts);
   const g = await c.reply();
   check(g.code === 220, `${name}: greeting`, g.text);
@@ -306,17 +391,27 @@ for (const [name, opts] of [["lmtp tcp", { host: env.host, port: env.lmtp.tcp }]
   check(r.code === 250, `${name}: RCPT alice`, r.text);
   r = await c.cmd("DATA");
   check(r.code === 354, `${name}: DATA 354`, r.text);
-  c.sock.write(dotStuff(message("lmtp@example.org", carol.address, `smoke-${token} ${name}`)) + ".\r\n");
+  c.sock.write(
+    dotStuff(
+      message("lmtp@example.org", carol.address, `smoke-${token} ${name}`),
+    ) + ".\r\n",
+  );
   const a = await c.reply();
   const b = await c.reply();
-  check(a.code === 250 && b.code === 250, `${name}: one 250 per recipient after DATA`, `${a.text} | ${b.text}`);
+  check(
+    a.code === 250 && b.code === 250,
+    `${name}: one 250 per recipient after DATA`,
+    `${a.text} | ${b.text}`,
+  );
   await c.cmd("QUIT");
   c.close();
 }
 
 // --- POP3 -------------------------------------------------------------------------
 async function popLogin(u, how) {
-  const c = how === "pop3s" ? await Conn.open({ host: env.host, port: env.pop3.pop3s }, true) : await Conn.open({ host: env.host, port: env.pop3.plain });
+  const c = how === "pop3s"
+    ? await Conn.open({ host: env.host, port: env.pop3.pop3s }, true)
+    : await Conn.open({ host: env.host, port: env.pop3.plain });
   const greeting = await c.pop();
   if (how === "stls" || how === "stls-cram" || how === "stls-plain") {
     const r = await c.pop("STLS");
@@ -326,7 +421,11 @@ async function popLogin(u, how) {
   let res;
   if (how === "apop") {
     const ts = greeting.match(/<[^>]+>/)[0];
-    res = await c.pop(`APOP ${u.login} ${createHash("md5").update(ts + u.password).digest("hex")}`);
+    res = await c.pop(
+      `APOP ${u.login} ${
+        createHash("md5").update(ts + u.password).digest("hex")
+      }`,
+    );
   } else if (how === "stls-cram") {
     res = await authCram(c, u, "AUTH CRAM-MD5", (x) => x.slice(2));
   } else if (how === "stls-plain") {
@@ -341,7 +440,11 @@ async function popLogin(u, how) {
 {
   const c = await Conn.open({ host: env.host, port: env.pop3.plain });
   const g = await c.pop();
-  check(g.startsWith("+OK") && /<[^>]+@[^>]+>/.test(g), "pop3: greeting with APOP timestamp", g);
+  check(
+    g.startsWith("+OK") && /<[^>]+@[^>]+>/.test(g),
+    "pop3: greeting with APOP timestamp",
+    g,
+  );
   const capa = await c.popMulti("CAPA");
   console.log(`     CAPA (plain) -> ${capa.lines.join(" | ")}`);
   check(capa.lines.includes("STLS"), "pop3: STLS in CAPA");
@@ -355,17 +458,30 @@ async function popLogin(u, how) {
 {
   const { c, res } = await popLogin(alice, "plain");
   console.log(`     USER/PASS without TLS on ${env.host} -> ${res}`);
-  check(res.startsWith("+OK") === env.pop3PlainAuthBeforeTls,
-    `pop3: USER/PASS before STLS ${env.pop3PlainAuthBeforeTls ? "allowed" : "refused"} (env.pop3PlainAuthBeforeTls)`, res);
+  check(
+    res.startsWith("+OK") === env.pop3PlainAuthBeforeTls,
+    `pop3: USER/PASS before STLS ${
+      env.pop3PlainAuthBeforeTls ? "allowed" : "refused"
+    } (env.pop3PlainAuthBeforeTls)`,
+    res,
+  );
   await c.pop("QUIT");
   c.close();
 }
 {
-  const c = await Conn.open({ host: env.pop3Strict.host, port: env.pop3Strict.plain });
+  const c = await Conn.open({
+    host: env.pop3Strict.host,
+    port: env.pop3Strict.plain,
+  });
   const g = await c.pop();
   const capa = await c.popMulti("CAPA");
-  console.log(`     CAPA (${env.pop3Strict.host}, no TLS) -> ${capa.lines.join(" | ")}`);
-  check(!capa.lines.includes("USER") && capa.lines.includes("SASL CRAM-MD5"), "pop3 strict: no USER, SASL CRAM-MD5 only before STLS");
+  console.log(
+    `     CAPA (${env.pop3Strict.host}, no TLS) -> ${capa.lines.join(" | ")}`,
+  );
+  check(
+    !capa.lines.includes("USER") && capa.lines.includes("SASL CRAM-MD5"),
+    "pop3 strict: no USER, SASL CRAM-MD5 only before STLS",
+  );
   let r = await c.pop(`USER ${alice.login}`);
   check(r.startsWith("-ERR"), "pop3 strict: USER refused before STLS", r);
   console.log(`     -> ${r}`);
@@ -373,16 +489,28 @@ async function popLogin(u, how) {
   check(r.startsWith("-ERR"), "pop3 strict: AUTH PLAIN refused before STLS", r);
   console.log(`     -> ${r}`);
   const ts = g.match(/<[^>]+>/)[0];
-  r = await c.pop(`APOP ${bob.login} ${createHash("md5").update(ts + bob.password).digest("hex")}`);
+  r = await c.pop(
+    `APOP ${bob.login} ${
+      createHash("md5").update(ts + bob.password).digest("hex")
+    }`,
+  );
   console.log(`     APOP before STLS -> ${r}`);
   await c.pop("QUIT");
   c.close();
-  const c2 = await Conn.open({ host: env.pop3Strict.host, port: env.pop3Strict.plain });
+  const c2 = await Conn.open({
+    host: env.pop3Strict.host,
+    port: env.pop3Strict.plain,
+  });
   await c2.pop();
   await c2.pop("STLS");
   await c2.starttls();
   const capa2 = await c2.popMulti("CAPA");
-  check(capa2.lines.includes("USER") && capa2.lines.includes("SASL PLAIN LOGIN CRAM-MD5"), "pop3 strict: USER + SASL PLAIN LOGIN CRAM-MD5 after STLS", capa2.lines.join(" | "));
+  check(
+    capa2.lines.includes("USER") &&
+      capa2.lines.includes("SASL PLAIN LOGIN CRAM-MD5"),
+    "pop3 strict: USER + SASL PLAIN LOGIN CRAM-MD5 after STLS",
+    capa2.lines.join(" | "),
+  );
   r = await c2.pop(`USER ${alice.login}`);
   r = await c2.pop(`PASS ${alice.password}`);
   check(r.startsWith("+OK"), "pop3 strict: USER/PASS after STLS", r);
@@ -402,7 +530,10 @@ async function popLogin(u, how) {
   c.close();
 }
 {
-  const { c, res } = await popLogin({ login: alice.login, password: "nope" }, "stls");
+  const { c, res } = await popLogin(
+    { login: alice.login, password: "nope" },
+    "stls",
+  );
   check(res.startsWith("-ERR"), "pop3: wrong password -ERR", res);
   console.log(`     -> ${res}`);
   c.close();
@@ -421,7 +552,9 @@ async function collect(u, how, expectSubjects, deadlineMs) {
       const top = await c.popMulti(`TOP ${n} 0`);
       const subj = top.lines.find((l) => /^Subject: /i.test(l)) ?? "";
       const hit = expectSubjects.find((s) => subj.includes(s));
-      if (hit || subj.includes(`smoke-${token}`)) found.set(hit ?? subj, { n, uidl, headers: top.lines });
+      if (hit || subj.includes(`smoke-${token}`)) {
+        found.set(hit ?? subj, { n, uidl, headers: top.lines });
+      }
     }
     const missing = expectSubjects.filter((s) => !found.has(s));
     if (missing.length === 0 || Date.now() - start > deadlineMs) {
@@ -435,32 +568,71 @@ async function collect(u, how, expectSubjects, deadlineMs) {
 
 {
   // delivery latency: submission 250 -> visible over POP3
-  const { c, missing } = await collect(alice, "stls", [`smoke-${token} submission`], 15000);
-  check(missing.length === 0, `delivery: submission -> LMTP -> POP3 visible ${Date.now() - sentAt} ms after DATA 250`);
+  const { c, missing } = await collect(alice, "stls", [
+    `smoke-${token} submission`,
+  ], 15000);
+  check(
+    missing.length === 0,
+    `delivery: submission -> LMTP -> POP3 visible ${
+      Date.now() - sentAt
+    } ms after DATA 250`,
+  );
   await c.pop("QUIT");
   c.close();
 }
 {
-  const want = [`smoke-${token} mx`, `smoke-${token} submission`, `smoke-${token} bdat`, `smoke-${token} lmtp tcp`, `smoke-${token} lmtp unix`];
-  const { c, found, missing, ms } = await collect(alice, "stls", want, 15000);
-  check(missing.length === 0, `pop3: alice received all test messages`, `missing ${missing}`);
+  const want = [
+    `smoke-${token} mx`,
+    `smoke-${token} submission`,
+    `smoke-${token} bdat`,
+    `smoke-${token} lmtp tcp`,
+    `smoke-${token} lmtp unix`,
+  ];
+  const { c, found, missing } = await collect(alice, "stls", want, 15000);
+  check(
+    missing.length === 0,
+    `pop3: alice received all test messages`,
+    `missing ${missing}`,
+  );
   const sub = found.get(`smoke-${token} submission`);
   if (sub) {
-    check(/^[0-9a-f]{16}$/.test(sub.uidl), "pop3: UIDL format %08Xu%08Xv (16 lowercase hex)", sub.uidl);
+    check(
+      /^[0-9a-f]{16}$/.test(sub.uidl),
+      "pop3: UIDL format %08Xu%08Xv (16 lowercase hex)",
+      sub.uidl,
+    );
     const full = await c.popMulti(`RETR ${sub.n}`);
-    check(full.lines.includes(".leading dot line"), "pop3: RETR un-stuffs leading dot");
-    const head = full.lines.slice(0, full.lines.indexOf("")).filter((h) => !/^[ \t]/.test(h));
-    console.log(`     delivered header fields: ${head.map((h) => h.split(":")[0]).join(", ")}`);
+    check(
+      full.lines.includes(".leading dot line"),
+      "pop3: RETR un-stuffs leading dot",
+    );
+    const head = full.lines.slice(0, full.lines.indexOf("")).filter((h) =>
+      !/^[ \t]/.test(h)
+    );
+    console.log(
+      `     delivered header fields: ${
+        head.map((h) => h.split(":")[0]).join(", ")
+      }`,
+    );
   }
   const utf = found.get(`smoke-${token} bdat`);
-  if (utf) console.log(`     UTF-8 subject arrived as: ${utf.headers.find((h) => /^Subject/.test(h))}`);
+  if (utf) {
+    console.log(
+      `     UTF-8 subject arrived as: ${
+        utf.headers.find((h) => /^Subject/.test(h))
+      }`,
+    );
+  }
   for (const { n } of found.values()) await c.pop(`DELE ${n}`);
   const q = await c.pop("QUIT");
   check(q.startsWith("+OK"), "pop3: QUIT commits deletes", q);
   const after = await popLogin(alice, "stls");
   const left = await after.c.popMulti("UIDL");
   const gone = new Set([...found.values()].map((f) => f.uidl));
-  check(!left.lines.some((l) => gone.has(l.split(" ")[1])), "pop3: deleted messages gone");
+  check(
+    !left.lines.some((l) => gone.has(l.split(" ")[1])),
+    "pop3: deleted messages gone",
+  );
   await after.c.pop("QUIT");
   after.c.close();
   c.close();
@@ -468,16 +640,26 @@ async function collect(u, how, expectSubjects, deadlineMs) {
 for (const [u, how] of [[carol, "pop3s"]]) {
   const want = [`smoke-${token} lmtp tcp`, `smoke-${token} lmtp unix`];
   const { c, missing } = await collect(u, how, want, 5000);
-  check(missing.length === 0, "pop3s: carol received LMTP messages", `missing ${missing}`);
+  check(
+    missing.length === 0,
+    "pop3s: carol received LMTP messages",
+    `missing ${missing}`,
+  );
   const list = await c.popMulti("UIDL");
   for (const entry of list.lines) {
     const n = entry.split(" ")[0];
     const top = await c.popMulti(`TOP ${n} 0`);
-    if (top.lines.some((l) => l.includes(`smoke-${token}`))) await c.pop(`DELE ${n}`);
+    if (top.lines.some((l) => l.includes(`smoke-${token}`))) {
+      await c.pop(`DELE ${n}`);
+    }
   }
   await c.pop("QUIT");
   c.close();
 }
 
-console.log(`${failures === 0 ? "PASS" : `FAILED (${failures})`} in ${Date.now() - t0} ms`);
+console.log(
+  `${failures === 0 ? "PASS" : `FAILED (${failures})`} in ${
+    Date.now() - t0
+  } ms`,
+);
 process.exit(failures === 0 ? 0 : 1);
