@@ -59,23 +59,25 @@ async function rawClient(
   n: number,
 ): Promise<void> {
   const sock = net.connect({ port, host: "127.0.0.1", noDelay: true });
-  let buffered = "";
-  let want = 0;
+  let finals = 0; // final reply lines ("NNN " or "NNN") seen so far
+  let lineStart = 0; // offset of the current line within `rest`
+  let rest = new Uint8Array(0);
   let wake: (() => void) | undefined;
   sock.on("data", (d: Uint8Array) => {
-    buffered += new TextDecoder().decode(d);
+    const buf = rest.length ? concat(rest.subarray(lineStart), d) : d;
+    let start = 0;
+    for (let i = buf.indexOf(10); i !== -1; i = buf.indexOf(10, start)) {
+      if (i - start <= 5 || buf[start + 3] === 32) finals++;
+      start = i + 1;
+    }
+    rest = buf;
+    lineStart = start;
     wake?.();
   });
+  let want = 0;
   const replies = async (count: number) => {
     want += count;
-    for (;;) {
-      // count final reply lines ("NNN " at line start)
-      const finals = buffered.split("\r\n").filter((l) =>
-        /^\d{3} /.test(l)
-      ).length;
-      if (finals >= want) return;
-      await new Promise<void>((r) => wake = r);
-    }
+    while (finals < want) await new Promise<void>((r) => wake = r);
   };
   await replies(1); // greeting
   sock.write("EHLO bench\r\n");
@@ -89,12 +91,15 @@ async function rawClient(
     sock.write(message);
     sock.uncork();
     await replies(3);
-    if (buffered.length > 1 << 16) {
-      want = 0;
-      buffered = "";
-    }
   }
   sock.end("QUIT\r\n");
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
 }
 
 async function nodemailerClient(
