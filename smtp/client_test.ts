@@ -18,6 +18,7 @@ import { InvalidInputError } from "../tls/errors.ts";
 import { fixture } from "../tests/fakes/scripted.ts";
 import {
   after,
+  ehloReply,
   failure,
   sleep,
   type SmtpFake,
@@ -124,12 +125,15 @@ test("client: greeting kept, EHLO features parsed, hasExtension case-insensitive
       assert.deepEqual(client.welcome?.lines, ["fake.test first", "second"]);
       assert.equal(client.connected, true);
       assert.equal(client.secure, false);
-      assert.equal(client.esmtp, false);
+      // connect() said EHLO already, in every tls mode.
+      assert.equal(client.esmtp, true);
+      assert.equal(client.heloReply?.code, 250);
+      assert.deepEqual(fake.commands, ["EHLO localhost"]);
       const reply = await client.ehlo("client.test");
       assert.equal(reply.code, 250);
       assert.equal(client.esmtp, true);
       assert.equal(client.heloReply, reply);
-      assert.deepEqual(fake.commands, ["EHLO client.test"]);
+      assert.deepEqual(fake.commands, ["EHLO localhost", "EHLO client.test"]);
       assert.ok(client.hasExtension("pipelining"));
       assert.ok(client.hasExtension("8BITMIME"));
       assert.ok(client.hasExtension("Size"));
@@ -191,23 +195,26 @@ test("client: EHLO 5xx falls back to HELO", async () => {
   );
 });
 
-test("client: EHLO and HELO both refused is SmtpHeloError", async () => {
-  await withFake(
-    {
-      hook: (line) =>
-        line.startsWith("EHLO")
-          ? "500 no\r\n"
-          : line.startsWith("HELO")
-          ? "501 5.5.4 bad name\r\n"
-          : undefined,
-    },
-    {},
-    async (client, fake) => {
-      const { err } = await failure(client.ehloOrHelo(), SmtpHeloError);
-      assert.equal(err.code, 501);
-      assert.deepEqual(fake.commands, ["EHLO localhost", "HELO localhost"]);
-    },
-  );
+test("client: EHLO and HELO both refused is SmtpHeloError from connect, connection closed", async () => {
+  const fake = await smtpFake({
+    hook: (line) =>
+      line.startsWith("EHLO")
+        ? "500 no\r\n"
+        : line.startsWith("HELO")
+        ? "501 5.5.4 bad name\r\n"
+        : undefined,
+  });
+  try {
+    const { err } = await failure(
+      SmtpClient.connect(opts(fake)),
+      SmtpHeloError,
+    );
+    assert.equal(err.code, 501);
+    assert.deepEqual(fake.commands, ["EHLO localhost", "HELO localhost"]);
+    assert.ok(await (await fake.peer()).waitClosed(2000));
+  } finally {
+    await fake.close();
+  }
 });
 
 test("client: connecting twice is an error", async () => {
@@ -374,6 +381,7 @@ test("client: command, noop, rset, verify, expn, help send their lines", async (
     },
     {},
     async (client, fake) => {
+      fake.commands.length = 0;
       assert.equal((await client.command("XCMD arg")).code, 252);
       assert.equal((await client.noop()).code, 250);
       assert.equal((await client.rset()).code, 250);
@@ -1304,7 +1312,7 @@ test("client: quit sends QUIT, returns the reply and closes", async () => {
     const reply = await client.quit();
     assert.equal(reply?.code, 221);
     assert.equal(client.connected, false);
-    assert.deepEqual(fake.commands, ["QUIT"]);
+    assert.deepEqual(fake.commands, ["EHLO localhost", "QUIT"]);
     const p = await fake.peer();
     assert.ok(await p.waitClosed(2000));
     assert.equal(await client.quit(), undefined);
@@ -1318,7 +1326,7 @@ test("client: await using sends QUIT then closes", async () => {
       await using client = await SmtpClient.connect(opts(fake));
       await client.noop();
     }
-    assert.deepEqual(fake.commands, ["NOOP", "QUIT"]);
+    assert.deepEqual(fake.commands, ["EHLO localhost", "NOOP", "QUIT"]);
     const p = await fake.peer();
     assert.ok(await p.waitClosed(2000));
   } finally {
@@ -1338,7 +1346,7 @@ test("client: await using on a server that never answers QUIT is bounded", async
     }
     const ms = performance.now() - start;
     assert.ok(ms < 1500, `${ms} ms`);
-    assert.deepEqual(fake.commands, ["QUIT"]);
+    assert.deepEqual(fake.commands, ["EHLO localhost", "QUIT"]);
   } finally {
     await fake.close();
   }
@@ -1382,17 +1390,29 @@ test("client: methods before connect are SmtpServerDisconnectedError", async () 
   );
 });
 
-test("client: reconnect after close starts fresh (features forgotten)", async () => {
-  const fake = await smtpFake({ features: ["PIPELINING", "SIZE 10"] });
+test("client: reconnect after close starts fresh (features of the new session only)", async () => {
+  let n = 0;
+  const fake = await smtpFake({
+    hook: (line) =>
+      line.startsWith("EHLO")
+        ? ehloReply(n++ === 0 ? ["SIZE 10", "DSN"] : ["PIPELINING"])
+        : undefined,
+  });
   const client = new SmtpClient(opts(fake));
   try {
     await client.connect();
-    await client.ehloOrHelo();
     assert.ok(client.hasExtension("SIZE"));
+    await client.login("tim", "pw").catch(() => {});
     await client.quit();
     await client.connect();
-    assert.equal(client.features.size, 0);
-    assert.equal(client.heloReply, undefined);
+    assert.ok(!client.hasExtension("SIZE"));
+    assert.ok(!client.hasExtension("DSN"));
+    assert.ok(client.hasExtension("PIPELINING"));
+    assert.equal(client.authenticated, false);
+    assert.deepEqual(fake.commands.filter((c) => c.startsWith("EHLO")), [
+      "EHLO localhost",
+      "EHLO localhost",
+    ]);
     await client.quit();
   } finally {
     await client.close();

@@ -78,17 +78,24 @@ test("lmtp: LmtpClient.connect returns an LmtpClient", async () => {
 });
 
 test("lmtp: LHLO refused is SmtpHeloError without a HELO fallback", async () => {
-  await withLmtp(
-    {
-      hook: (line) => line.startsWith("LHLO") ? "500 5.5.1 no\r\n" : undefined,
-    },
-    {},
-    async (client, fake) => {
-      const { err } = await failure(client.ehloOrHelo(), SmtpHeloError);
-      assert.equal(err.code, 500);
-      assert.deepEqual(fake.commands, ["LHLO localhost"]);
-    },
-  );
+  const fake = await smtpFake({
+    lmtp: true,
+    hook: (line) => line.startsWith("LHLO") ? "500 5.5.1 no\r\n" : undefined,
+  });
+  try {
+    const { err } = await failure(
+      LmtpClient.connect({
+        hostname: "127.0.0.1",
+        port: fake.port,
+        timeout: 3000,
+      }),
+      SmtpHeloError,
+    );
+    assert.equal(err.code, 500);
+    assert.deepEqual(fake.commands, ["LHLO localhost"]);
+  } finally {
+    await fake.close();
+  }
 });
 
 for (const pipelining of [true, false]) {
