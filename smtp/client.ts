@@ -222,6 +222,8 @@ export class SmtpClient {
   #esmtp = false;
   #features = new Map<string, string>();
   #authenticated = false;
+  /** RCPTs accepted since the last mail() (LMTP: replies owed after the data). */
+  #rcptAccepted = 0;
 
   /** Create a client; call {@linkcode SmtpClient.connect} (the method) next. */
   constructor(options: SmtpClientOptions = {}) {
@@ -396,6 +398,7 @@ export class SmtpClient {
     this.#esmtp = false;
     this.#features = new Map();
     this.#authenticated = false;
+    this.#rcptAccepted = 0;
   }
 
   /** Read one reply, log it, map disconnects and 421. */
@@ -731,6 +734,7 @@ export class SmtpClient {
 
   /** RSET: abort the current mail transaction. */
   rset(call?: CallOptions): Promise<SmtpReply> {
+    this.#rcptAccepted = 0;
     return this.#cmd("RSET", this.#deadline(call));
   }
 
@@ -744,7 +748,8 @@ export class SmtpClient {
     for (const p of options.params ?? []) assertSafe(p, "mail parameter");
     await this.ehloOrHelo(call);
     const line = this.#mailLine(from, options, undefined, undefined);
-    return this.#cmd(line, this.#deadline(call));
+    this.#rcptAccepted = 0;
+    return await this.#cmd(line, this.#deadline(call));
   }
 
   /** RCPT TO with parameters. Returns the reply whatever its code. */
@@ -754,28 +759,41 @@ export class SmtpClient {
     call?: CallOptions,
   ): Promise<SmtpReply> {
     const line = this.#rcptLine({ address: to, ...options }, {});
-    return await this.#cmd(line, this.#deadline(call));
+    const reply = await this.#cmd(line, this.#deadline(call));
+    if (ok(reply)) this.#rcptAccepted++;
+    return reply;
   }
 
   /**
    * DATA: send the message (dot-stuffed, CRLF-normalised, terminated) and
    * return the final reply. Throws {@linkcode SmtpDataError} if DATA or the
-   * message is refused.
+   * message is refused. LMTP: one reply is read per recipient accepted by
+   * `rcpt()`; any failed delivery is an SmtpDataError (use `sendMail` for
+   * per-recipient results).
    */
   async data(data: MessageData, call?: CallOptions): Promise<SmtpReply> {
     const d = this.#deadline(call);
     const reply = await this.#cmd("DATA", d);
     if (reply.code !== 354) throw new SmtpDataError("data refused", reply);
     await this.#sendBody(data, call);
-    const replies = await this.#finalReplies(1, call);
-    const final = replies[0];
-    if (final.code !== 250) throw new SmtpDataError("message refused", final);
-    return final;
+    const replies = await this.#finalReplies(this.#repliesOwed(), call);
+    const failed = replies.find((r) => r.code !== 250);
+    if (failed) throw new SmtpDataError("message refused", failed);
+    return replies[replies.length - 1];
+  }
+
+  /** Replies after the end of data: one, or in LMTP one per accepted RCPT. */
+  #repliesOwed(): number {
+    const owed = this.#lmtp ? Math.max(1, this.#rcptAccepted) : 1;
+    this.#rcptAccepted = 0;
+    return owed;
   }
 
   /**
    * BDAT (CHUNKING, RFC 3030): send one chunk as is (no dot-stuffing).
-   * With `last`, returns the final reply. Returns the reply whatever its code.
+   * With `last`, returns the final reply (LMTP: one is read per recipient
+   * accepted by `rcpt()`, and the first failed one, else the last, is
+   * returned). Returns the reply whatever its code.
    */
   async bdat(
     chunk: Uint8Array,
@@ -787,7 +805,12 @@ export class SmtpClient {
     const d = this.#deadline(options);
     const line = `BDAT ${chunk.length}${options.last ? " LAST" : ""}`;
     await this.#send([line], d, [chunk]);
-    return this.#read(d);
+    if (!options.last || !this.#lmtp) return await this.#read(d);
+    const replies: SmtpReply[] = [];
+    for (let i = this.#repliesOwed(); i > 0; i--) {
+      replies.push(await this.#read(d));
+    }
+    return replies.find((r) => r.code !== 250) ?? replies[replies.length - 1];
   }
 
   #mailLine(

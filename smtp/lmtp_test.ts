@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { LmtpClient } from "./lmtp.ts";
 import { SmtpClient, type SmtpClientOptions } from "./client.ts";
 import {
+  SmtpDataError,
   SmtpHeloError,
   SmtpNotSupportedError,
   SmtpOutcomeUnknownError,
@@ -344,4 +345,61 @@ test("lmtp: over a unix socket (path)", async () => {
     await new Promise<void>((resolve) => server.close(() => resolve()));
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("lmtp: data() by hand reads one reply per accepted RCPT (no desync, cpython#76984)", async () => {
+  await withLmtp(
+    {
+      hook: (line) => {
+        if (line === "RCPT TO:<refused@x.test>") return "550 5.1.1 unknown\r\n";
+        if (line === ".") {
+          return "250 2.0.0 <b@x.test> ok\r\n250 2.0.0 <c@x.test> ok\r\n";
+        }
+      },
+    },
+    {},
+    async (client) => {
+      await client.mail("a@x.test");
+      await client.rcpt("b@x.test");
+      assert.equal((await client.rcpt("refused@x.test")).code, 550);
+      await client.rcpt("c@x.test");
+      const reply = await client.data(MSG);
+      assert.equal(reply.text, "2.0.0 <c@x.test> ok");
+      const noop = await client.noop();
+      assert.equal(noop.text, "ok", "the NOOP got its own reply");
+    },
+  );
+});
+
+test("lmtp: data() by hand with a failed delivery is SmtpDataError, still in sync", async () => {
+  await withLmtp(
+    {
+      hook: (line) =>
+        line === "."
+          ? "452 4.2.2 <b@x.test> full\r\n250 2.0.0 <c@x.test> ok\r\n"
+          : undefined,
+    },
+    {},
+    async (client) => {
+      await client.mail("a@x.test");
+      await client.rcpt("b@x.test");
+      await client.rcpt("c@x.test");
+      const { err } = await failure(client.data(MSG), SmtpDataError);
+      assert.equal(err.code, 452);
+      assert.equal((await client.noop()).text, "ok");
+    },
+  );
+});
+
+test("lmtp: bdat(last) by hand reads one reply per accepted RCPT", async () => {
+  await withLmtp({ features: ["CHUNKING"] }, {}, async (client) => {
+    await client.mail("a@x.test");
+    await client.rcpt("b@x.test");
+    await client.rcpt("c@x.test");
+    const reply = await client.bdat(new TextEncoder().encode(MSG), {
+      last: true,
+    });
+    assert.equal(reply.code, 250);
+    assert.equal((await client.noop()).text, "ok");
+  });
 });
