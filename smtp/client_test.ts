@@ -1305,6 +1305,35 @@ test("client: transcript never shows credentials or AUTH payloads (PLAIN, LOGIN,
   }
 });
 
+test("client: transcript with CHUNKING shows BDAT sizes, never the body", async () => {
+  const log: LogEntry[] = [];
+  await withFake(
+    { features: ["PIPELINING", "CHUNKING"] },
+    { logger: (e) => log.push(e) },
+    async (client) => {
+      const small = "Subject: x\r\n\r\nSMALL-SECRET\r\n";
+      await client.sendMail({ from: "a@x.test", to: "b@x.test", data: small });
+      const big = ("BIG-SECRET-LINE" + "z".repeat(985) + "\r\n").repeat(1100);
+      await client.sendMail({ from: "a@x.test", to: "b@x.test", data: big });
+      const texts = log.map((e) => e.text);
+      assert.ok(!texts.some((t) => t.includes("SECRET")), texts.join("\n"));
+      assert.ok(
+        texts.includes(
+          `BDAT ${small.length} LAST <${small.length} bytes of message data>`,
+        ),
+      );
+      assert.ok(
+        texts.includes(
+          `BDAT ${big.length} LAST <${big.length} bytes of message data>`,
+        ),
+      );
+      assert.ok(
+        log.some((e) => e.direction === "server" && e.text.startsWith("250")),
+      );
+    },
+  );
+});
+
 // ---- QUIT, close, dispose ----
 
 test("client: quit sends QUIT, returns the reply and closes", async () => {
