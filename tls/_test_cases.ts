@@ -216,6 +216,31 @@ export function connectorCases(
         await conn.close();
       }));
 
+    it("implicit tls: 8 MiB from the server, then the end", () =>
+      withServer(
+        listen((socket) => {
+          const chunk = new Uint8Array(64 * 1024).fill(120);
+          let left = 128;
+          const pump = () => {
+            while (left > 0) {
+              left--;
+              if (!socket.write(chunk)) return void socket.once("drain", pump);
+            }
+            socket.end();
+          };
+          pump();
+        }, { tls: certs.localhost }),
+        async (server) => {
+          const conn = await connector(
+            tcp(server, { tls: "implicit", caCerts: ca }),
+          );
+          let received = 0;
+          for await (const chunk of conn.readable) received += chunk.byteLength;
+          assert.equal(received, 8 * 1024 * 1024);
+          await conn.close();
+        },
+      ));
+
     it("implicit tls: servername is verified instead of the address", () =>
       withServer(listen(echo, { tls: certs.localhost }), async (server) => {
         const conn = await connector(
@@ -474,6 +499,59 @@ export function connectorCases(
         assert.ok(Date.now() - start < 1000, "close took too long");
       }));
 
+    it("starttls: an abandoned handshake closes the socket", async () => {
+      let peerClosed!: Promise<void>;
+      await withServer(
+        starttlsServer((socket) => {
+          peerClosed = new Promise((resolve) => socket.once("close", resolve));
+          socket.resume(); // swallow the ClientHello, see the FIN
+        }),
+        async (server) => {
+          for (const how of ["abort", "close"]) {
+            const plain = await beforeUpgrade(server);
+            const controller = new AbortController();
+            const upgrading = plain.startTls({}, controller.signal);
+            upgrading.catch(() => {});
+            await delay(50);
+            if (how === "abort") controller.abort();
+            else await plain.close();
+            await upgrading.catch(() => {});
+            const start = Date.now();
+            const closed = await Promise.race([
+              peerClosed.then(() => true),
+              delay(1000).then(() => false),
+            ]);
+            assert.ok(closed, `${how}: the server never saw the socket close`);
+            assert.ok(Date.now() - start < 1000);
+          }
+        },
+      );
+    });
+
+    it("implicit tls: an aborted handshake closes the socket", async () => {
+      let peerClosed!: Promise<void>;
+      await withServer(
+        listen((socket) => {
+          peerClosed = new Promise((resolve) => socket.once("close", resolve));
+          socket.resume();
+        }),
+        async (server) => {
+          await assert.rejects(
+            connector(
+              tcp(server, { tls: "implicit", caCerts: ca }),
+              AbortSignal.timeout(50),
+            ),
+            AbortedError,
+          );
+          const closed = await Promise.race([
+            peerClosed.then(() => true),
+            delay(1000).then(() => false),
+          ]);
+          assert.ok(closed, "the server never saw the socket close");
+        },
+      );
+    });
+
     it("refused port: ConnectError", async () => {
       const port = await closedPort();
       const start = Date.now();
@@ -535,16 +613,30 @@ export function connectorCases(
         assert.ok(results.some((result) => result.status === "rejected"));
       }));
 
-    it("close is idempotent; the streams end", () =>
-      withServer(listen(echo), async (server) => {
-        const conn = await connector(tcp(server));
-        await Promise.all([conn.close(), conn.close()]);
-        await conn.close();
-        const { done } = await conn.readable.getReader().read();
-        assert.equal(done, true);
-        await assert.rejects(send(conn, "x"), ConnectionClosedError);
-        await assert.rejects(conn.startTls({}), ConnectionClosedError);
-      }));
+    it("close is idempotent; the streams end; the peer sees it", async () => {
+      let peerClosed!: Promise<void>;
+      await withServer(
+        listen((socket) => {
+          peerClosed = new Promise((resolve) => socket.once("close", resolve));
+          echo(socket);
+        }),
+        async (server) => {
+          const conn = await connector(tcp(server));
+          await send(conn, "x");
+          await Promise.all([conn.close(), conn.close()]);
+          await conn.close();
+          const { done } = await conn.readable.getReader().read();
+          assert.equal(done, true);
+          await assert.rejects(send(conn, "x"), ConnectionClosedError);
+          await assert.rejects(conn.startTls({}), ConnectionClosedError);
+          const closed = await Promise.race([
+            peerClosed.then(() => true),
+            delay(1000).then(() => false),
+          ]);
+          assert.ok(closed, "the server never saw the socket close");
+        },
+      );
+    });
 
     it("close ends a pending read", () =>
       withServer(listen(() => {}), async (server) => {

@@ -42,6 +42,10 @@ const READ_SIZE = 16 * 1024;
  *   `startTls` never races a pending read (`Deno.errors.Busy`).
  * - TLS over a Unix socket is refused with a `TlsError` (`Deno.startTls`
  *   accepts TCP connections only).
+ * - Known Deno limitation (2.9): a TLS handshake the server never answers
+ *   cannot be cancelled at the socket level. An abort or `close()` makes
+ *   the connect or `startTls` call fail at once, but the TCP socket stays
+ *   open until the server closes it.
  * - A TLS peer closing without `close_notify` ends the readable like a
  *   clean close (as on Node and Bun) instead of erroring it.
  * - A bytes-level injection before a STARTTLS upgrade cannot be seen on Deno
