@@ -638,6 +638,28 @@ export function connectorCases(
       );
     });
 
+    it("cancelling the readable leaves the writable usable", async () => {
+      let got!: Promise<string>;
+      await withServer(
+        listen((socket) => {
+          got = lineReader(socket).next();
+          got.then((line) => socket.end(`got ${line}\r\n`));
+        }),
+        async (server) => {
+          const conn = await connector(tcp(server));
+          const reader = conn.readable.getReader();
+          const pending = reader.read();
+          await delay(20); // the connector is reading from the socket now
+          await reader.cancel("done reading");
+          assert.equal((await pending).done, true);
+          await send(conn, "QUIT\r\n");
+          assert.equal(await got, "QUIT");
+          await delay(20); // the reply arrives with nobody reading
+          await conn.close();
+        },
+      );
+    });
+
     it("close ends a pending read", () =>
       withServer(listen(() => {}), async (server) => {
         const conn = await connector(tcp(server));

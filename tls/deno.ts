@@ -186,7 +186,8 @@ class DenoConn implements Conn {
       // Bytes read as the connection was closed or upgraded: dropped.
       endReadable(controller);
     } else {
-      request.respond(read);
+      // Throws if the reader cancelled meanwhile: the bytes are dropped.
+      attempt(() => request.respond(read));
     }
   }
 

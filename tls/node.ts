@@ -201,6 +201,12 @@ class NodeConn implements Conn {
         this.#readController = controller;
       },
       pull: () => this.#pull(),
+      cancel: () => {
+        // The reader gave up: stop reading. The socket stays open until
+        // close() (the writable is still usable).
+        this.#pulling = null;
+        socket.pause();
+      },
     }, { highWaterMark: 0 });
     this.writable = new WritableStream<Uint8Array>({
       start: (controller) => {
@@ -254,11 +260,12 @@ class NodeConn implements Conn {
     if (this.#chunk !== null) {
       const chunk = this.#chunk;
       this.#chunk = null;
-      controller.enqueue(chunk);
+      attempt(() => controller.enqueue(chunk));
     } else if (this.#error !== null) {
-      controller.error(this.#error);
+      const error = this.#error;
+      attempt(() => controller.error(error));
     } else if (this.#ended || this.#state !== "open") {
-      controller.close();
+      attempt(() => controller.close());
     } else {
       return;
     }
