@@ -19,6 +19,7 @@ import {
   ConnectionClosedError,
   InvalidInputError,
   MailwireError,
+  ProtocolError,
   TimeoutError,
 } from "../tls/errors.ts";
 import { envelopeFromMessage } from "./envelope.ts";
@@ -31,6 +32,7 @@ import {
   SmtpNotSupportedError,
   SmtpOutcomeUnknownError,
   SmtpRecipientsRefusedError,
+  SmtpResponseError,
   SmtpSenderRefusedError,
   SmtpServerDisconnectedError,
   SmtpServiceClosingError,
@@ -222,6 +224,7 @@ export class SmtpClient {
   #esmtp = false;
   #features = new Map<string, string>();
   #authenticated = false;
+  #queue: Promise<void> = Promise.resolve();
   /** RCPTs accepted since the last mail() (LMTP: replies owed after the data). */
   #rcptAccepted = 0;
 
@@ -308,6 +311,16 @@ export class SmtpClient {
     return new Deadline(call?.timeout ?? this.#timeout, signal);
   }
 
+  /**
+   * Run one public operation at a time, in call order: SMTP is a dialogue,
+   * and two interleaved operations would read each other's replies.
+   */
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(fn, fn);
+    this.#queue = run.then(() => {}, () => {});
+    return run;
+  }
+
   #channel(): Channel {
     const ch = this.#ch;
     if (!ch || ch.closed) {
@@ -320,7 +333,11 @@ export class SmtpClient {
    * Open the connection, read the greeting, EHLO (HELO fallback), and set up TLS and login as the
    * options say. On failure the connection is closed.
    */
-  async connect(call?: CallOptions): Promise<SmtpReply> {
+  connect(call?: CallOptions): Promise<SmtpReply> {
+    return this.#serial(() => this.#connect(call));
+  }
+
+  async #connect(call?: CallOptions): Promise<SmtpReply> {
     if (this.connected) throw new SmtpError("already connected");
     const o = this.#opts;
     const mode = this.#mode;
@@ -371,10 +388,10 @@ export class SmtpClient {
         if (greeting.code === 554) await this.#quietly("QUIT", d);
         throw new SmtpConnectError("server refused the connection", greeting);
       }
-      await this.ehloOrHelo(call);
+      await this.#ehloOrHelo(call);
       if (mode === "starttls" || mode === "opportunistic") {
         if (this.hasExtension("STARTTLS")) {
-          await this.startTls({}, call);
+          await this.#startTls({}, call);
         } else if (mode === "starttls") {
           throw new SmtpNotSupportedError(
             "server does not offer starttls; refusing to continue without tls",
@@ -448,6 +465,14 @@ export class SmtpClient {
     log?: readonly string[],
   ): Promise<void> {
     const ch = this.#channel();
+    if (ch.reader.buffered > 0) {
+      // Replies nobody asked for: every later answer would be matched to
+      // the wrong command.
+      await this.close();
+      throw new ProtocolError(
+        "server sent an unexpected reply; connection closed",
+      );
+    }
     if (ch.logging) { for (const l of log ?? lines) ch.log("client", l); }
     const parts = lines.map((l) => Channel.line(l));
     try {
@@ -480,13 +505,29 @@ export class SmtpClient {
    * console.log(reply.code); // 250
    * ```
    */
-  async command(line: string, call?: CallOptions): Promise<SmtpReply> {
+  command(line: string, call?: CallOptions): Promise<SmtpReply> {
+    return this.#serial(() => this.#command(line, call));
+  }
+
+  async #command(line: string, call?: CallOptions): Promise<SmtpReply> {
     assertSafe(line, "command");
-    return await this.#cmd(line, this.#deadline(call));
+    const d = this.#deadline(call);
+    const auth = /^AUTH\s+(\S+)\s+\S/i.exec(line);
+    await this.#send(
+      [line],
+      d,
+      [],
+      auth ? [`AUTH ${auth[1]} <redacted>`] : undefined,
+    );
+    return await this.#read(d);
   }
 
   /** Send EHLO (LHLO for LMTP) and record the features. Returns the reply whatever its code. */
-  async ehlo(name?: string, call?: CallOptions): Promise<SmtpReply> {
+  ehlo(name?: string, call?: CallOptions): Promise<SmtpReply> {
+    return this.#serial(() => this.#ehlo(name, call));
+  }
+
+  async #ehlo(name?: string, call?: CallOptions): Promise<SmtpReply> {
     const local = name ?? this.#opts.localName ?? "localhost";
     assertSafe(local, "local name");
     const reply = await this.#cmd(
@@ -519,7 +560,11 @@ export class SmtpClient {
   }
 
   /** Send HELO. Returns the reply whatever its code. Not available in LMTP. */
-  async helo(name?: string, call?: CallOptions): Promise<SmtpReply> {
+  helo(name?: string, call?: CallOptions): Promise<SmtpReply> {
+    return this.#serial(() => this.#helo(name, call));
+  }
+
+  async #helo(name?: string, call?: CallOptions): Promise<SmtpReply> {
     if (this.#lmtp) throw new SmtpNotSupportedError("lmtp has no helo");
     const local = name ?? this.#opts.localName ?? "localhost";
     assertSafe(local, "local name");
@@ -534,17 +579,21 @@ export class SmtpClient {
    * EHLO, falling back to HELO when the server refuses EHLO, unless already
    * done on this connection. Throws {@linkcode SmtpHeloError} if both fail.
    */
-  async ehloOrHelo(call?: CallOptions): Promise<void> {
+  ehloOrHelo(call?: CallOptions): Promise<void> {
+    return this.#serial(() => this.#ehloOrHelo(call));
+  }
+
+  async #ehloOrHelo(call?: CallOptions): Promise<void> {
     if (
       this.#heloReply && this.#heloReply.code >= 200 &&
       this.#heloReply.code < 300
     ) {
       return;
     }
-    const ehlo = await this.ehlo(undefined, call);
+    const ehlo = await this.#ehlo(undefined, call);
     if (ehlo.code >= 200 && ehlo.code < 300) return;
     if (this.#lmtp) throw new SmtpHeloError("lhlo refused", ehlo);
-    const helo = await this.helo(undefined, call);
+    const helo = await this.#helo(undefined, call);
     if (helo.code < 200 || helo.code >= 300) {
       throw new SmtpHeloError("helo refused", helo);
     }
@@ -555,11 +604,15 @@ export class SmtpClient {
    * in clear is forgotten). Bytes the server sent before the handshake are
    * an injection: the connection is closed and a ProtocolError thrown.
    */
-  async startTls(
+  startTls(options: TlsOptions = {}, call?: CallOptions): Promise<SmtpReply> {
+    return this.#serial(() => this.#startTls(options, call));
+  }
+
+  async #startTls(
     options: TlsOptions = {},
     call?: CallOptions,
   ): Promise<SmtpReply> {
-    await this.ehloOrHelo(call);
+    await this.#ehloOrHelo(call);
     if (this.secure) throw new SmtpError("tls is already active");
     if (!this.hasExtension("STARTTLS")) {
       throw new SmtpNotSupportedError("server does not offer starttls");
@@ -570,6 +623,7 @@ export class SmtpClient {
       await this.close();
       throw new SmtpNotSupportedError(
         `server refused starttls: ${reply.code} ${reply.text}`,
+        { cause: new SmtpResponseError("starttls refused", reply) },
       );
     }
     const ch = this.#channel();
@@ -592,7 +646,7 @@ export class SmtpClient {
     this.#heloReply = undefined;
     this.#features = new Map();
     this.#esmtp = false;
-    await this.ehloOrHelo(call);
+    await this.#ehloOrHelo(call);
     return reply;
   }
 
@@ -607,7 +661,7 @@ export class SmtpClient {
     password: string,
     options?: LoginOptions,
   ): Promise<SmtpReply | undefined> {
-    return this.#login({ username, password }, options);
+    return this.#serial(() => this.#login({ username, password }, options));
   }
 
   /** Log in with an OAuth 2 access token (XOAUTH2, or OAUTHBEARER). */
@@ -616,7 +670,7 @@ export class SmtpClient {
     accessToken: string,
     options?: LoginOptions,
   ): Promise<SmtpReply | undefined> {
-    return this.#login({ username, accessToken }, options);
+    return this.#serial(() => this.#login({ username, accessToken }, options));
   }
 
   async #login(
@@ -630,7 +684,7 @@ export class SmtpClient {
       const value = credentials[key];
       if (value !== undefined) assertSafe(value, key);
     }
-    await this.ehloOrHelo(options);
+    await this.#ehloOrHelo(options);
     if (!this.hasExtension("AUTH")) {
       throw new SmtpNotSupportedError("server does not offer auth");
     }
@@ -658,14 +712,21 @@ export class SmtpClient {
         custom: this.#opts.mechanisms,
       });
     }
-    return this.auth(mechanism, options);
+    return this.#auth(mechanism, options);
   }
 
   /**
    * Authenticate with any SASL mechanism object (smtplib's `auth`). The
    * transcript shows the mechanism name, never the exchanged data.
    */
-  async auth(
+  auth(
+    mechanism: SaslMechanism,
+    options: LoginOptions = {},
+  ): Promise<SmtpReply | undefined> {
+    return this.#serial(() => this.#auth(mechanism, options));
+  }
+
+  async #auth(
     mechanism: SaslMechanism,
     options: LoginOptions = {},
   ): Promise<SmtpReply | undefined> {
@@ -687,7 +748,7 @@ export class SmtpClient {
       }
       throw new SmtpAuthenticationError("authentication failed", reply);
     };
-    await authenticate(mechanism, {
+    const exchange = authenticate(mechanism, {
       begin: async (name, initial) => {
         const line = initial === undefined
           ? `AUTH ${name}`
@@ -702,60 +763,92 @@ export class SmtpClient {
         return step(await this.#read(d));
       },
     }, { initialResponse: options.initialResponse ?? true });
+    try {
+      await exchange;
+    } catch (err) {
+      // A broken exchange (bad challenge, success too early) leaves the
+      // session's state unknown: the server may even think we logged in.
+      if (err instanceof AuthError) await this.close();
+      throw err;
+    }
     this.#authenticated = true;
     return last;
   }
 
   /** VRFY an address (smtplib's `verify`). Returns the reply whatever its code. */
-  async verify(address: string, call?: CallOptions): Promise<SmtpReply> {
-    assertSafe(address, "address");
-    return await this.#cmd(`VRFY ${address}`, this.#deadline(call));
+  verify(address: string, call?: CallOptions): Promise<SmtpReply> {
+    return this.#serial(async () => {
+      assertSafe(address, "address");
+      return await this.#cmd(`VRFY ${address}`, this.#deadline(call));
+    });
   }
 
   /** EXPN a mailing list. Returns the reply whatever its code. */
-  async expn(list: string, call?: CallOptions): Promise<SmtpReply> {
-    assertSafe(list, "list name");
-    return await this.#cmd(`EXPN ${list}`, this.#deadline(call));
+  expn(list: string, call?: CallOptions): Promise<SmtpReply> {
+    return this.#serial(async () => {
+      assertSafe(list, "list name");
+      return await this.#cmd(`EXPN ${list}`, this.#deadline(call));
+    });
   }
 
   /** HELP, optionally on a topic. Returns the reply whatever its code. */
-  async help(topic?: string, call?: CallOptions): Promise<SmtpReply> {
-    if (topic !== undefined) assertSafe(topic, "help topic");
-    return await this.#cmd(
-      topic ? `HELP ${topic}` : "HELP",
-      this.#deadline(call),
-    );
+  help(topic?: string, call?: CallOptions): Promise<SmtpReply> {
+    return this.#serial(async () => {
+      if (topic !== undefined) assertSafe(topic, "help topic");
+      return await this.#cmd(
+        topic ? `HELP ${topic}` : "HELP",
+        this.#deadline(call),
+      );
+    });
   }
 
   /** NOOP. */
   noop(call?: CallOptions): Promise<SmtpReply> {
-    return this.#cmd("NOOP", this.#deadline(call));
+    return this.#serial(() => this.#cmd("NOOP", this.#deadline(call)));
   }
 
   /** RSET: abort the current mail transaction. */
   rset(call?: CallOptions): Promise<SmtpReply> {
-    this.#rcptAccepted = 0;
-    return this.#cmd("RSET", this.#deadline(call));
+    return this.#serial(() => {
+      this.#rcptAccepted = 0;
+      return this.#cmd("RSET", this.#deadline(call));
+    });
   }
 
   /** MAIL FROM with parameters. Returns the reply whatever its code. */
-  async mail(
+  mail(
     from: string,
     options: MailOptions = {},
     call?: CallOptions,
   ): Promise<SmtpReply> {
+    return this.#serial(() => this.#mail(from, options, call));
+  }
+
+  async #mail(
+    from: string,
+    options: MailOptions,
+    call?: CallOptions,
+  ): Promise<SmtpReply> {
     validateAddress(from, "sender", true);
     for (const p of options.params ?? []) assertSafe(p, "mail parameter");
-    await this.ehloOrHelo(call);
+    await this.#ehloOrHelo(call);
     const line = this.#mailLine(from, options, undefined, undefined);
     this.#rcptAccepted = 0;
     return await this.#cmd(line, this.#deadline(call));
   }
 
   /** RCPT TO with parameters. Returns the reply whatever its code. */
-  async rcpt(
+  rcpt(
     to: string,
     options: RcptOptions = {},
+    call?: CallOptions,
+  ): Promise<SmtpReply> {
+    return this.#serial(() => this.#rcpt(to, options, call));
+  }
+
+  async #rcpt(
+    to: string,
+    options: RcptOptions,
     call?: CallOptions,
   ): Promise<SmtpReply> {
     const line = this.#rcptLine({ address: to, ...options }, {});
@@ -771,7 +864,11 @@ export class SmtpClient {
    * `rcpt()`; any failed delivery is an SmtpDataError (use `sendMail` for
    * per-recipient results).
    */
-  async data(data: MessageData, call?: CallOptions): Promise<SmtpReply> {
+  data(data: MessageData, call?: CallOptions): Promise<SmtpReply> {
+    return this.#serial(() => this.#data(data, call));
+  }
+
+  async #data(data: MessageData, call?: CallOptions): Promise<SmtpReply> {
     const d = this.#deadline(call);
     const reply = await this.#cmd("DATA", d);
     if (reply.code !== 354) throw new SmtpDataError("data refused", reply);
@@ -795,9 +892,16 @@ export class SmtpClient {
    * accepted by `rcpt()`, and the first failed one, else the last, is
    * returned). Returns the reply whatever its code.
    */
-  async bdat(
+  bdat(
     chunk: Uint8Array,
     options: { last?: boolean } & CallOptions = {},
+  ): Promise<SmtpReply> {
+    return this.#serial(() => this.#bdat(chunk, options));
+  }
+
+  async #bdat(
+    chunk: Uint8Array,
+    options: { last?: boolean } & CallOptions,
   ): Promise<SmtpReply> {
     if (!this.hasExtension("CHUNKING")) {
       throw new SmtpNotSupportedError("server does not offer chunking");
@@ -917,7 +1021,11 @@ export class SmtpClient {
    * transaction is reset so the connection stays usable. A connection lost
    * after the end of data is {@linkcode SmtpOutcomeUnknownError}.
    */
-  async sendMail(options: SendMailOptions): Promise<SendResult> {
+  sendMail(options: SendMailOptions): Promise<SendResult> {
+    return this.#serial(() => this.#sendMail(options));
+  }
+
+  async #sendMail(options: SendMailOptions): Promise<SendResult> {
     const data = options.data;
     let parts: Uint8Array[] | undefined;
     if (typeof data === "string") parts = [encoder.encode(data)];
@@ -943,9 +1051,16 @@ export class SmtpClient {
    * `Resent-Bcc` are removed before sending. SMTPUTF8 is used when an
    * address needs it, and is an error when the server lacks it.
    */
-  async sendMessage(
+  sendMessage(
     message: string | Uint8Array,
     options: SendMessageOptions = {},
+  ): Promise<SendResult> {
+    return this.#serial(() => this.#sendMessage(message, options));
+  }
+
+  async #sendMessage(
+    message: string | Uint8Array,
+    options: SendMessageOptions,
   ): Promise<SendResult> {
     const bytes = typeof message === "string"
       ? encoder.encode(message)
@@ -986,7 +1101,7 @@ export class SmtpClient {
       for (const p of r.params ?? []) assertSafe(p, "rcpt parameter");
     }
     const d = this.#deadline(options);
-    await this.ehloOrHelo(options);
+    await this.#ehloOrHelo(options);
     const mailOptions: MailOptions = { ...options.mailOptions };
     const international = [from, ...rcpts.map((r) => r.address)].some((a) =>
       NON_ASCII.test(a)
@@ -1262,7 +1377,11 @@ export class SmtpClient {
   }
 
   /** Send QUIT, read the reply, close. Never throws for a server that's already gone. */
-  async quit(call?: CallOptions): Promise<SmtpReply | undefined> {
+  quit(call?: CallOptions): Promise<SmtpReply | undefined> {
+    return this.#serial(() => this.#quit(call));
+  }
+
+  async #quit(call?: CallOptions): Promise<SmtpReply | undefined> {
     if (!this.connected) {
       await this.close();
       return undefined;
