@@ -30,9 +30,12 @@ export function runtimeOf(
  * on Deno, {@linkcode nodeConnector} on Bun and Node.js. The adapter module
  * is loaded on first use.
  *
- * On Deno, a target with `allowInvalidCertificates: true` (and TLS) goes to
+ * On Deno, a target with `allowInvalidCertificates: true` goes to
  * {@linkcode nodeConnector} instead: Deno's own API cannot skip certificate
- * checks per connection, its Node compatibility layer can.
+ * checks per connection, its Node compatibility layer can. (Deno 2.9's
+ * `node:tls` can miss the end of a TLS stream after a large transfer: a read
+ * waiting for the server to close may then wait forever. The clients stop at
+ * the protocols' own end markers and use deadlines, so they are not stuck.)
  *
  * Elsewhere (Cloudflare Workers, browsers) it throws a `ConnectError`: pass a
  * connector made for that platform instead.
@@ -62,7 +65,7 @@ export const defaultConnector: Connector = async (
   if (signal?.aborted) throw abortedError(signal, "connect");
   switch (runtimeOf(globalThis as RuntimeGlobals)) {
     case "deno": {
-      if (target.allowInvalidCertificates && target.tls !== "none") {
+      if (target.allowInvalidCertificates) {
         // Deno.connect/startTls cannot skip verification per connection;
         // Deno's node:tls can (rejectUnauthorized: false).
         const { nodeConnector } = await import("./node.ts");

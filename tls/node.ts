@@ -113,8 +113,10 @@ export const nodeConnector: Connector = async (
     if (target.tls !== "implicit") return conn;
     return await conn.startTls({}, signal);
   } finally {
-    // The connection (if any) listens for errors itself by now.
+    // The connection (if any) listens for errors itself by now; a failed
+    // socket must not crash the process with a late error.
     if (onError) socket.removeListener("error", onError);
+    if (socket.destroyed) socket.on("error", ignore);
   }
 };
 
