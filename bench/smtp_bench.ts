@@ -61,7 +61,7 @@ async function rawClient(
   const sock = net.connect({ port, host: "127.0.0.1", noDelay: true });
   let finals = 0; // final reply lines ("NNN " or "NNN") seen so far
   let lineStart = 0; // offset of the current line within `rest`
-  let rest = new Uint8Array(0);
+  let rest: Uint8Array = new Uint8Array(0);
   let wake: (() => void) | undefined;
   sock.on("data", (d: Uint8Array) => {
     const buf = rest.length ? concat(rest.subarray(lineStart), d) : d;
