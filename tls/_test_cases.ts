@@ -172,6 +172,40 @@ export function connectorCases(
         await conn.close();
       }));
 
+    for (const mode of ["none", "implicit"] as const) {
+      it(`small writes are not delayed (TCP_NODELAY), tls: ${mode}`, () =>
+        withServer(
+          listen((socket) => {
+            const lines = lineReader(socket);
+            const loop = (): Promise<void> =>
+              lines.next().then((line) => {
+                socket.write(`250 ${line}\r\n`);
+                return loop();
+              });
+            loop();
+          }, mode === "implicit" ? { tls: certs.localhost } : {}),
+          async (server) => {
+            const conn = await connector(
+              tcp(server, { tls: mode, caCerts: ca }),
+            );
+            // Two writes per round trip: with Nagle's algorithm the second
+            // waits for the delayed ACK of the first (40 ms on Linux).
+            const start = Date.now();
+            for (let i = 0; i < 20; i++) {
+              await send(conn, "RCPT TO:<a@example.com>");
+              await send(conn, "\r\n");
+              assert.equal(
+                await receive(conn),
+                "250 RCPT TO:<a@example.com>\r\n",
+              );
+            }
+            const elapsed = Date.now() - start;
+            assert.ok(elapsed < 400, `20 round trips took ${elapsed} ms`);
+            await conn.close();
+          },
+        ));
+    }
+
     it("peer closing ends the readable", () =>
       withServer(listen((socket) => socket.end("bye\r\n")), async (server) => {
         const conn = await connector(tcp(server));
