@@ -20,6 +20,18 @@ export class DotStuffer {
   #stuff: boolean;
   #lineStart = true;
   #pendingCr = false;
+  #eightBit = false;
+  #dots = 0;
+
+  /** Whether any byte pushed so far was above 127 (the body needs 8BITMIME). */
+  get eightBit(): boolean {
+    return this.#eightBit;
+  }
+
+  /** How many dots stuffing added so far (RFC 1870 sizes leave them out). */
+  get dotsAdded(): number {
+    return this.#dots;
+  }
 
   /** `stuff: false` only normalises line ends (BDAT). */
   constructor(stuff = true) {
@@ -62,7 +74,11 @@ export class DotStuffer {
         out[o++] = LF;
         lineStart = true;
       } else {
-        if (lineStart && b === DOT && stuff) out[o++] = DOT;
+        if (b > 127) this.#eightBit = true;
+        if (lineStart && b === DOT && stuff) {
+          out[o++] = DOT;
+          this.#dots++;
+        }
         out[o++] = b;
         lineStart = false;
       }
@@ -86,20 +102,27 @@ export class DotStuffer {
     return open ? CRLF.slice() : new Uint8Array(0);
   }
 
+  /**
+   * One pass over the chunk: clean means only CRLF line ends and (when
+   * stuffing) no line starting with a dot. Also notes 8-bit bytes. A plain
+   * loop beats indexOf here: mail lines are short, and each indexOf call
+   * costs more than the bytes it skips (measured on Deno and Bun).
+   */
   #isClean(chunk: Uint8Array): boolean {
-    if (this.#lineStart && chunk[0] === DOT && this.#stuff) return false;
     const stuff = this.#stuff;
-    let i = chunk.indexOf(LF);
-    while (i !== -1) {
-      if (i === 0 || chunk[i - 1] !== CR) return false;
-      if (stuff && chunk[i + 1] === DOT) return false;
-      i = chunk.indexOf(LF, i + 1);
+    if (stuff && this.#lineStart && chunk[0] === DOT) return false;
+    const n = chunk.length;
+    let high = 0;
+    for (let i = 0; i < n; i++) {
+      const b = chunk[i];
+      high |= b;
+      if (b > CR) continue;
+      if (b === CR) {
+        if (chunk[++i] !== LF) return false;
+        if (stuff && chunk[i + 1] === DOT) return false;
+      } else if (b === LF) return false;
     }
-    let j = chunk.indexOf(CR);
-    while (j !== -1) {
-      if (chunk[j + 1] !== LF) return false;
-      j = chunk.indexOf(CR, j + 2);
-    }
+    if (high > 127) this.#eightBit = true;
     return true;
   }
 }

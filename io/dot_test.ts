@@ -420,3 +420,33 @@ test("dot property: stuffDots stream equals one-shot encoding", async () => {
     { numRuns: 300 },
   );
 });
+
+test("dot: eightBit and dotsAdded describe the pushed bytes, however chunked", () => {
+  fc.assert(
+    fc.property(
+      fc.uint8Array({ maxLength: 300 }),
+      fc.array(fc.nat(300), { maxLength: 6 }),
+      (input, cuts) => {
+        const enc = new DotStuffer(true);
+        const points = [...new Set(cuts.map((c) => c % (input.length + 1)))]
+          .sort((a, b) => a - b);
+        let last = 0;
+        for (const p of [...points, input.length]) {
+          enc.push(input.subarray(last, p));
+          last = p;
+        }
+        enc.end();
+        assert.equal(enc.eightBit, input.some((b) => b > 127));
+        // reference: lines (after CRLF|CR|LF normalisation) that start with "."
+        const text = Array.from(input, (b) => String.fromCharCode(b)).join("");
+        const lines = text.split(/\r\n|\r|\n/);
+        if (lines.length > 1 && lines[lines.length - 1] === "") lines.pop();
+        assert.equal(
+          enc.dotsAdded,
+          lines.filter((l) => l.startsWith(".")).length,
+        );
+      },
+    ),
+    { numRuns: 500 },
+  );
+});

@@ -1116,12 +1116,17 @@ export class SmtpClient {
     let messageSize: number | undefined; // RFC 1870: without stuffing and end marker
     let eightBit: boolean | undefined;
     if (inMemory) {
-      const normalized = normalize(body as Uint8Array[]);
-      payload = useBdat ? normalized : stuff(body as Uint8Array[]);
+      // One pass: CRLF-normalise (and dot-stuff for DATA), note 8-bit bytes.
+      const enc = new DotStuffer(!useBdat);
+      payload = (body as Uint8Array[]).map((p) => enc.push(p));
+      const tail = enc.end();
+      payload.push(tail);
+      payload = payload.filter((p) => p.length > 0);
       size = payload.reduce((n, p) => n + p.length, 0);
-      messageSize = normalized.reduce((n, p) => n + p.length, 0);
+      // The end marker is ".\r\n"; a CRLF before it belongs to the message.
+      messageSize = useBdat ? size : size - 3 - enc.dotsAdded;
       if (this.hasExtension("8BITMIME") && mailOptions.body === undefined) {
-        eightBit = eightBitHint ?? (body as Uint8Array[]).some(has8Bit);
+        eightBit = eightBitHint ?? enc.eightBit;
       }
     }
     // Validate and build every line before sending a byte.
@@ -1422,19 +1427,6 @@ function stuff(parts: Uint8Array[]): Uint8Array[] {
   const out = parts.map((p) => enc.push(p)).filter((p) => p.length);
   out.push(enc.end());
   return out;
-}
-
-function normalize(parts: Uint8Array[]): Uint8Array[] {
-  const enc = new DotStuffer(false);
-  const out = parts.map((p) => enc.push(p)).filter((p) => p.length);
-  const tail = enc.end();
-  if (tail.length) out.push(tail);
-  return out;
-}
-
-function has8Bit(bytes: Uint8Array): boolean {
-  for (let i = 0; i < bytes.length; i++) if (bytes[i] > 127) return true;
-  return false;
 }
 
 /** RFC 3461 xtext: "+", "=" and bytes outside 33..126 as +XX. */
