@@ -73,9 +73,12 @@ export class LineReader {
 
   #takeLine(): Uint8Array | null {
     const buf = this.#buf;
-    const at = this.#end === this.#start
+    // Search the whole buffer (no view allocated per line); an LF found in
+    // the stale space past #end doesn't count.
+    let at = this.#end === this.#start
       ? -1
-      : buf.subarray(0, this.#end).indexOf(LF, this.#start + this.#scanned);
+      : buf.indexOf(LF, this.#start + this.#scanned);
+    if (at >= this.#end) at = -1;
     if (at < 0) {
       this.#scanned = this.#end - this.#start;
       return null;

@@ -16,11 +16,11 @@ import { assertSafe } from "../io/validate.ts";
 import type { Conn, Connector, TlsOptions } from "../tls/conn.ts";
 import { defaultConnector } from "../tls/connect.ts";
 import {
+  AbortedError,
   ConnectionClosedError,
   InvalidInputError,
   MailwireError,
   ProtocolError,
-  TimeoutError,
 } from "../tls/errors.ts";
 import { envelopeFromMessage } from "./envelope.ts";
 import {
@@ -67,7 +67,7 @@ export interface SmtpClientOptions extends TlsOptions {
   tls?: SmtpTlsMode;
   /** Name sent with EHLO/HELO/LHLO. Default `"localhost"`. */
   localName?: string;
-  /** Deadline in ms for each operation (connect, a command and its reply, one write). Default 60 000. */
+  /** Deadline in ms for each operation (connect, a command and its reply, one write). Default 60 000; `0` or `Infinity` means none. */
   timeout?: number;
   /** Aborts whatever the client is doing and closes the connection. */
   signal?: AbortSignal;
@@ -225,6 +225,7 @@ export class SmtpClient {
   #features = new Map<string, string>();
   #authenticated = false;
   #queue: Promise<void> = Promise.resolve();
+  #detach: (() => void) | undefined;
   /** RCPTs accepted since the last mail() (LMTP: replies owed after the data). */
   #rcptAccepted = 0;
 
@@ -315,10 +316,38 @@ export class SmtpClient {
    * Run one public operation at a time, in call order: SMTP is a dialogue,
    * and two interleaved operations would read each other's replies.
    */
-  #serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(fn, fn);
-    this.#queue = run.then(() => {}, () => {});
-    return run;
+  #serial<T>(
+    signal: AbortSignal | undefined,
+    fn: () => Promise<T>,
+  ): Promise<T> {
+    const previous = this.#queue;
+    let release!: () => void;
+    this.#queue = new Promise<void>((r) => release = r);
+    return new Promise<T>((resolve, reject) => {
+      // A call aborted while it waits for its turn gives up its turn
+      // without touching the connection: it never sent anything.
+      const onAbort = () =>
+        reject(
+          new AbortedError("operation aborted before it started", {
+            cause: signal?.reason,
+          }),
+        );
+      signal?.addEventListener("abort", onAbort, { once: true });
+      void previous.then(async () => {
+        signal?.removeEventListener("abort", onAbort);
+        if (signal?.aborted) {
+          onAbort();
+          return release();
+        }
+        try {
+          resolve(await fn());
+        } catch (err) {
+          reject(err);
+        } finally {
+          release();
+        }
+      });
+    });
   }
 
   #channel(): Channel {
@@ -334,7 +363,7 @@ export class SmtpClient {
    * options say. On failure the connection is closed.
    */
   connect(call?: CallOptions): Promise<SmtpReply> {
-    return this.#serial(() => this.#connect(call));
+    return this.#serial(call?.signal, () => this.#connect(call));
   }
 
   async #connect(call?: CallOptions): Promise<SmtpReply> {
@@ -375,6 +404,13 @@ export class SmtpClient {
       logger: o.logger,
     });
     this.#ch = ch;
+    // The client's signal aborts whatever it is doing, idle included.
+    const signal = o.signal;
+    if (signal) {
+      const onAbort = () => void ch.close();
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.#detach = () => signal.removeEventListener("abort", onAbort);
+    }
     ch.log(
       "info",
       `connected to ${o.path ?? `${hostname}:${port}`}${
@@ -473,6 +509,8 @@ export class SmtpClient {
         "server sent an unexpected reply; connection closed",
       );
     }
+    // Backstop: whatever built the line, CR, LF and NUL never leave.
+    for (const l of lines) assertSafe(l, "command line");
     if (ch.logging) { for (const l of log ?? lines) ch.log("client", l); }
     const parts = lines.map((l) => Channel.line(l));
     try {
@@ -496,8 +534,11 @@ export class SmtpClient {
   }
 
   /**
-   * Send any command line and return the reply, whatever its code
-   * (smtplib's `docmd`). CR, LF and NUL are refused.
+   * Send a command line and return the reply, whatever its code
+   * (smtplib's `docmd`). CR, LF and NUL are refused, and so are AUTH,
+   * STARTTLS, DATA, BDAT and QUIT: they change the session's state, so they
+   * go through `login()`/`auth()`, `startTls()`, `sendMail()`/`data()`/`bdat()`
+   * and `quit()`, which keep TLS-before-AUTH, redaction and reply matching.
    *
    * @example
    * ```ts ignore
@@ -506,25 +547,26 @@ export class SmtpClient {
    * ```
    */
   command(line: string, call?: CallOptions): Promise<SmtpReply> {
-    return this.#serial(() => this.#command(line, call));
+    return this.#serial(call?.signal, () => this.#command(line, call));
   }
 
   async #command(line: string, call?: CallOptions): Promise<SmtpReply> {
     assertSafe(line, "command");
-    const d = this.#deadline(call);
-    const auth = /^AUTH\s+(\S+)\s+\S/i.exec(line);
-    await this.#send(
-      [line],
-      d,
-      [],
-      auth ? [`AUTH ${auth[1]} <redacted>`] : undefined,
-    );
-    return await this.#read(d);
+    const verb = /^\s*(\S+)/.exec(line)?.[1]?.toUpperCase() ?? "";
+    const instead = RAW_REFUSED[verb];
+    if (instead) {
+      // These change the session's state (TLS, authentication, message
+      // data): sent raw they would bypass mailwire's checks or desync it.
+      throw new InvalidInputError(
+        `command() does not send ${verb}; use ${instead} instead`,
+      );
+    }
+    return await this.#cmd(line, this.#deadline(call));
   }
 
   /** Send EHLO (LHLO for LMTP) and record the features. Returns the reply whatever its code. */
   ehlo(name?: string, call?: CallOptions): Promise<SmtpReply> {
-    return this.#serial(() => this.#ehlo(name, call));
+    return this.#serial(call?.signal, () => this.#ehlo(name, call));
   }
 
   async #ehlo(name?: string, call?: CallOptions): Promise<SmtpReply> {
@@ -561,7 +603,7 @@ export class SmtpClient {
 
   /** Send HELO. Returns the reply whatever its code. Not available in LMTP. */
   helo(name?: string, call?: CallOptions): Promise<SmtpReply> {
-    return this.#serial(() => this.#helo(name, call));
+    return this.#serial(call?.signal, () => this.#helo(name, call));
   }
 
   async #helo(name?: string, call?: CallOptions): Promise<SmtpReply> {
@@ -580,7 +622,7 @@ export class SmtpClient {
    * done on this connection. Throws {@linkcode SmtpHeloError} if both fail.
    */
   ehloOrHelo(call?: CallOptions): Promise<void> {
-    return this.#serial(() => this.#ehloOrHelo(call));
+    return this.#serial(call?.signal, () => this.#ehloOrHelo(call));
   }
 
   async #ehloOrHelo(call?: CallOptions): Promise<void> {
@@ -605,7 +647,7 @@ export class SmtpClient {
    * an injection: the connection is closed and a ProtocolError thrown.
    */
   startTls(options: TlsOptions = {}, call?: CallOptions): Promise<SmtpReply> {
-    return this.#serial(() => this.#startTls(options, call));
+    return this.#serial(call?.signal, () => this.#startTls(options, call));
   }
 
   async #startTls(
@@ -661,7 +703,10 @@ export class SmtpClient {
     password: string,
     options?: LoginOptions,
   ): Promise<SmtpReply | undefined> {
-    return this.#serial(() => this.#login({ username, password }, options));
+    return this.#serial(
+      options?.signal,
+      () => this.#login({ username, password }, options),
+    );
   }
 
   /** Log in with an OAuth 2 access token (XOAUTH2, or OAUTHBEARER). */
@@ -670,7 +715,10 @@ export class SmtpClient {
     accessToken: string,
     options?: LoginOptions,
   ): Promise<SmtpReply | undefined> {
-    return this.#serial(() => this.#login({ username, accessToken }, options));
+    return this.#serial(
+      options?.signal,
+      () => this.#login({ username, accessToken }, options),
+    );
   }
 
   async #login(
@@ -723,7 +771,7 @@ export class SmtpClient {
     mechanism: SaslMechanism,
     options: LoginOptions = {},
   ): Promise<SmtpReply | undefined> {
-    return this.#serial(() => this.#auth(mechanism, options));
+    return this.#serial(options?.signal, () => this.#auth(mechanism, options));
   }
 
   async #auth(
@@ -762,7 +810,12 @@ export class SmtpClient {
         await this.#send([line], d, [], [line === "*" ? "*" : "<redacted>"]);
         return step(await this.#read(d));
       },
-    }, { initialResponse: options.initialResponse ?? true });
+    }, {
+      initialResponse: options.initialResponse ?? true,
+      // RFC 4954 §4: an AUTH line with its initial response stays within
+      // 512 octets (with CRLF); longer responses wait for the challenge.
+      maxInitialLine: 510,
+    });
     try {
       await exchange;
     } catch (err) {
@@ -777,7 +830,7 @@ export class SmtpClient {
 
   /** VRFY an address (smtplib's `verify`). Returns the reply whatever its code. */
   verify(address: string, call?: CallOptions): Promise<SmtpReply> {
-    return this.#serial(async () => {
+    return this.#serial(call?.signal, async () => {
       assertSafe(address, "address");
       return await this.#cmd(`VRFY ${address}`, this.#deadline(call));
     });
@@ -785,7 +838,7 @@ export class SmtpClient {
 
   /** EXPN a mailing list. Returns the reply whatever its code. */
   expn(list: string, call?: CallOptions): Promise<SmtpReply> {
-    return this.#serial(async () => {
+    return this.#serial(call?.signal, async () => {
       assertSafe(list, "list name");
       return await this.#cmd(`EXPN ${list}`, this.#deadline(call));
     });
@@ -793,7 +846,7 @@ export class SmtpClient {
 
   /** HELP, optionally on a topic. Returns the reply whatever its code. */
   help(topic?: string, call?: CallOptions): Promise<SmtpReply> {
-    return this.#serial(async () => {
+    return this.#serial(call?.signal, async () => {
       if (topic !== undefined) assertSafe(topic, "help topic");
       return await this.#cmd(
         topic ? `HELP ${topic}` : "HELP",
@@ -804,12 +857,15 @@ export class SmtpClient {
 
   /** NOOP. */
   noop(call?: CallOptions): Promise<SmtpReply> {
-    return this.#serial(() => this.#cmd("NOOP", this.#deadline(call)));
+    return this.#serial(
+      call?.signal,
+      () => this.#cmd("NOOP", this.#deadline(call)),
+    );
   }
 
   /** RSET: abort the current mail transaction. */
   rset(call?: CallOptions): Promise<SmtpReply> {
-    return this.#serial(() => {
+    return this.#serial(call?.signal, () => {
       this.#rcptAccepted = 0;
       return this.#cmd("RSET", this.#deadline(call));
     });
@@ -821,7 +877,7 @@ export class SmtpClient {
     options: MailOptions = {},
     call?: CallOptions,
   ): Promise<SmtpReply> {
-    return this.#serial(() => this.#mail(from, options, call));
+    return this.#serial(call?.signal, () => this.#mail(from, options, call));
   }
 
   async #mail(
@@ -843,7 +899,7 @@ export class SmtpClient {
     options: RcptOptions = {},
     call?: CallOptions,
   ): Promise<SmtpReply> {
-    return this.#serial(() => this.#rcpt(to, options, call));
+    return this.#serial(call?.signal, () => this.#rcpt(to, options, call));
   }
 
   async #rcpt(
@@ -865,10 +921,11 @@ export class SmtpClient {
    * per-recipient results).
    */
   data(data: MessageData, call?: CallOptions): Promise<SmtpReply> {
-    return this.#serial(() => this.#data(data, call));
+    return this.#serial(call?.signal, () => this.#data(data, call));
   }
 
   async #data(data: MessageData, call?: CallOptions): Promise<SmtpReply> {
+    checkData(data);
     const d = this.#deadline(call);
     const reply = await this.#cmd("DATA", d);
     if (reply.code !== 354) throw new SmtpDataError("data refused", reply);
@@ -896,7 +953,7 @@ export class SmtpClient {
     chunk: Uint8Array,
     options: { last?: boolean } & CallOptions = {},
   ): Promise<SmtpReply> {
-    return this.#serial(() => this.#bdat(chunk, options));
+    return this.#serial(options?.signal, () => this.#bdat(chunk, options));
   }
 
   async #bdat(
@@ -926,6 +983,24 @@ export class SmtpClient {
     validateAddress(from, "sender", true);
     const params: string[] = [];
     const declared = options.size ?? size;
+    if (
+      declared !== undefined &&
+      !(Number.isSafeInteger(declared) && declared >= 0)
+    ) {
+      throw new InvalidInputError("size must be a non-negative integer");
+    }
+    if (
+      options.body !== undefined &&
+      !["7BIT", "8BITMIME", "BINARYMIME"].includes(options.body)
+    ) {
+      throw new InvalidInputError("body must be 7BIT, 8BITMIME or BINARYMIME");
+    }
+    if (
+      options.ret !== undefined && options.ret !== "FULL" &&
+      options.ret !== "HDRS"
+    ) {
+      throw new InvalidInputError("ret must be FULL or HDRS");
+    }
     const limit = this.#features.get("SIZE");
     if (declared !== undefined && limit !== undefined) {
       const max = Number(limit);
@@ -937,9 +1012,18 @@ export class SmtpClient {
       params.push(`SIZE=${declared}`);
     }
     let body = options.body;
-    if (body === undefined && eightBit && this.hasExtension("8BITMIME")) {
+    if (body === undefined && eightBit) {
+      // RFC 6152: 8-bit data only to a server that said it takes it.
+      if (!this.hasExtension("8BITMIME")) {
+        throw new SmtpNotSupportedError(
+          "the message has 8-bit bytes but the server does not offer 8bitmime; " +
+            'encode it (quoted-printable, base64) or set body: "7BIT" to send it anyway',
+        );
+      }
       body = "8BITMIME";
     }
+    // BODY=7BIT is the default; without 8BITMIME the parameter is unknown.
+    if (body === "7BIT" && !this.hasExtension("8BITMIME")) body = undefined;
     if (body) {
       const ext = body === "BINARYMIME"
         ? "BINARYMIME"
@@ -992,6 +1076,16 @@ export class SmtpClient {
     const orcpt = rcpt.orcpt ?? common.orcpt;
     if (notify !== undefined || orcpt !== undefined) this.#need("DSN", "dsn");
     if (notify !== undefined) {
+      const valid = notify === "NEVER" || (
+        Array.isArray(notify) && notify.length > 0 &&
+        new Set(notify).size === notify.length &&
+        notify.every((n) => n === "SUCCESS" || n === "FAILURE" || n === "DELAY")
+      );
+      if (!valid) {
+        throw new InvalidInputError(
+          "notify must be NEVER or a list of SUCCESS, FAILURE, DELAY",
+        );
+      }
       params.push(`NOTIFY=${notify === "NEVER" ? "NEVER" : notify.join(",")}`);
     }
     if (orcpt !== undefined) params.push(`ORCPT=rfc822;${xtext(orcpt)}`);
@@ -1022,11 +1116,12 @@ export class SmtpClient {
    * after the end of data is {@linkcode SmtpOutcomeUnknownError}.
    */
   sendMail(options: SendMailOptions): Promise<SendResult> {
-    return this.#serial(() => this.#sendMail(options));
+    return this.#serial(options?.signal, () => this.#sendMail(options));
   }
 
   async #sendMail(options: SendMailOptions): Promise<SendResult> {
     const data = options.data;
+    checkData(data);
     let parts: Uint8Array[] | undefined;
     if (typeof data === "string") parts = [encoder.encode(data)];
     else if (data instanceof Uint8Array) parts = [data];
@@ -1055,7 +1150,10 @@ export class SmtpClient {
     message: string | Uint8Array,
     options: SendMessageOptions = {},
   ): Promise<SendResult> {
-    return this.#serial(() => this.#sendMessage(message, options));
+    return this.#serial(
+      options?.signal,
+      () => this.#sendMessage(message, options),
+    );
   }
 
   async #sendMessage(
@@ -1125,7 +1223,7 @@ export class SmtpClient {
       size = payload.reduce((n, p) => n + p.length, 0);
       // The end marker is ".\r\n"; a CRLF before it belongs to the message.
       messageSize = useBdat ? size : size - 3 - enc.dotsAdded;
-      if (this.hasExtension("8BITMIME") && mailOptions.body === undefined) {
+      if (mailOptions.body === undefined) {
         eightBit = eightBitHint ?? enc.eightBit;
       }
     }
@@ -1283,20 +1381,23 @@ export class SmtpClient {
     return replies;
   }
 
-  /** A disconnect or timeout once the whole message was sent: the outcome is unknown. */
+  /**
+   * Any failure other than a server reply once the whole message was sent
+   * (disconnect, timeout, abort, a garbled reply): the server may have
+   * queued the message, so the outcome is unknown.
+   */
   async #outcomeUnknown(err: unknown): Promise<unknown> {
     if (
-      err instanceof SmtpServerDisconnectedError &&
-        !(err instanceof SmtpServiceClosingError) ||
-      err instanceof TimeoutError
+      !(err instanceof MailwireError) || err instanceof SmtpResponseError ||
+      err instanceof SmtpOutcomeUnknownError
     ) {
-      await this.close();
-      return new SmtpOutcomeUnknownError(
-        "connection lost after the message was sent; it may have been delivered",
-        { cause: err },
-      );
+      return err;
     }
-    return err;
+    await this.close();
+    return new SmtpOutcomeUnknownError(
+      "the connection failed after the message was sent; it may have been delivered",
+      { cause: err },
+    );
   }
 
   /** Write in-memory parts; each slice of up to 1 MiB gets its own deadline. */
@@ -1341,17 +1442,24 @@ export class SmtpClient {
       return this.#sendSlices(parts, call ?? {});
     }
     const enc = new DotStuffer(true);
-    const reader = data.getReader();
+    let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
     let total = 0;
     try {
+      reader = data.getReader();
       for (;;) {
         const d = this.#deadline(call);
+        const r = reader;
         const { done, value } = await d.race(
-          reader.read(),
-          () => reader.cancel().catch(() => {}),
+          r.read(),
+          () => r.cancel().catch(() => {}),
           "reading message data",
         );
         if (done) break;
+        if (!(value instanceof Uint8Array)) {
+          throw new InvalidInputError(
+            "message stream must yield Uint8Array chunks",
+          );
+        }
         const out = enc.push(value);
         total += out.length;
         if (out.length) {
@@ -1363,12 +1471,12 @@ export class SmtpClient {
         }
       }
     } catch (err) {
-      reader.cancel(err).catch(() => {});
+      reader?.cancel(err).catch(() => {});
       // The server is waiting for the end of data: the session can't be saved.
       await this.close();
       throw err;
     } finally {
-      reader.releaseLock();
+      reader?.releaseLock();
     }
     const tail = enc.end();
     if (ch.logging) {
@@ -1383,7 +1491,7 @@ export class SmtpClient {
 
   /** Send QUIT, read the reply, close. Never throws for a server that's already gone. */
   quit(call?: CallOptions): Promise<SmtpReply | undefined> {
-    return this.#serial(() => this.#quit(call));
+    return this.#serial(call?.signal, () => this.#quit(call));
   }
 
   async #quit(call?: CallOptions): Promise<SmtpReply | undefined> {
@@ -1406,6 +1514,8 @@ export class SmtpClient {
   async close(): Promise<void> {
     const ch = this.#ch;
     if (!ch) return;
+    this.#detach?.();
+    this.#detach = undefined;
     if (!ch.closed) ch.log("info", "connection closed");
     await ch.close();
   }
@@ -1413,10 +1523,35 @@ export class SmtpClient {
   /** `await using` support: QUIT (bounded) if connected, then close. */
   async [Symbol.asyncDispose](): Promise<void> {
     if (this.connected) {
-      await this.quit({ timeout: Math.min(this.#timeout, 5000) });
+      const t = this.#timeout;
+      await this.quit({ timeout: t > 0 && t < 5000 ? t : 5000 });
     } else await this.close();
   }
 }
+
+/** Refuse message data that can't be sent, before a byte goes out. */
+function checkData(data: MessageData): void {
+  if (typeof data === "string" || data instanceof Uint8Array) return;
+  if (!(data instanceof ReadableStream)) {
+    throw new InvalidInputError(
+      "data must be a string, a Uint8Array or a ReadableStream",
+    );
+  }
+  if (data.locked) {
+    throw new InvalidInputError(
+      "the message stream is locked (already being read)",
+    );
+  }
+}
+
+/** Verbs `command()` refuses, with the method to use. */
+const RAW_REFUSED: Record<string, string> = {
+  AUTH: "login() or auth()",
+  STARTTLS: "startTls()",
+  DATA: "data() or sendMail()",
+  BDAT: "bdat() or sendMail()",
+  QUIT: "quit()",
+};
 
 function ok(r: SmtpReply): boolean {
   return r.code === 250 || r.code === 251;

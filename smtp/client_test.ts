@@ -762,38 +762,42 @@ const awkward = [
 ];
 
 test("client: DATA stuffs dots and normalises line ends (string, bytes, stream)", async () => {
-  await withFake({}, { chunking: false }, async (client, fake) => {
-    const p = await fake.peer();
-    for (const body of awkward) {
-      const bytes = enc.encode(body);
-      const inputs: Array<
-        [string, () => string | Uint8Array | ReadableStream<Uint8Array>]
-      > = [
-        ["string", () => body],
-        ["bytes", () => bytes],
-        [
-          "stream, byte at a time",
-          () => streamOf([...bytes].map((b) => Uint8Array.of(b))),
-        ],
-        ["stream, one chunk", () => streamOf([bytes])],
-      ];
-      for (const [kind, data] of inputs) {
-        const before = p.received.length;
-        await client.sendMail({
-          from: "a@x.test",
-          to: "b@x.test",
-          data: data(),
-        });
-        const sent = p.received.subarray(before).toString("latin1");
-        const wire = Buffer.from(dataWire(body)).toString("latin1");
-        assert.equal(
-          after(sent, "DATA\r\n"),
-          wire,
-          `${kind}: ${JSON.stringify(body)}`,
-        );
+  await withFake(
+    { features: ["PIPELINING", "8BITMIME"] },
+    { chunking: false },
+    async (client, fake) => {
+      const p = await fake.peer();
+      for (const body of awkward) {
+        const bytes = enc.encode(body);
+        const inputs: Array<
+          [string, () => string | Uint8Array | ReadableStream<Uint8Array>]
+        > = [
+          ["string", () => body],
+          ["bytes", () => bytes],
+          [
+            "stream, byte at a time",
+            () => streamOf([...bytes].map((b) => Uint8Array.of(b))),
+          ],
+          ["stream, one chunk", () => streamOf([bytes])],
+        ];
+        for (const [kind, data] of inputs) {
+          const before = p.received.length;
+          await client.sendMail({
+            from: "a@x.test",
+            to: "b@x.test",
+            data: data(),
+          });
+          const sent = p.received.subarray(before).toString("latin1");
+          const wire = Buffer.from(dataWire(body)).toString("latin1");
+          assert.equal(
+            after(sent, "DATA\r\n"),
+            wire,
+            `${kind}: ${JSON.stringify(body)}`,
+          );
+        }
       }
-    }
-  });
+    },
+  );
 });
 
 test("client: DATA property: any body split anywhere gives the same exact wire bytes", async () => {
@@ -842,7 +846,7 @@ test("client: DATA body with a large stream is sent whole", async () => {
 
 test("client: CHUNKING+PIPELINING: MAIL, RCPTs, BDAT LAST and the body in one write", async () => {
   await withFake(
-    { features: ["PIPELINING", "CHUNKING"] },
+    { features: ["PIPELINING", "CHUNKING", "8BITMIME"] },
     {},
     async (client, fake) => {
       const body = "Subject: x\n\n.dot\r\nbare\rcr\n..";
@@ -868,7 +872,7 @@ test("client: CHUNKING+PIPELINING: MAIL, RCPTs, BDAT LAST and the body in one wr
 
 test("client: CHUNKING body bytes exact for every awkward body (no stuffing, CRLF only)", async () => {
   await withFake(
-    { features: ["PIPELINING", "CHUNKING"] },
+    { features: ["PIPELINING", "CHUNKING", "8BITMIME"] },
     {},
     async (client, fake) => {
       const p = await fake.peer();
@@ -1226,7 +1230,7 @@ test("client: sendMessage with options from/to overrides", async () => {
 
 test("client: sendMessage with a non-ascii address uses SMTPUTF8 when offered", async () => {
   await withFake(
-    { features: ["PIPELINING", "SMTPUTF8"] },
+    { features: ["PIPELINING", "SMTPUTF8", "8BITMIME"] },
     {},
     async (client, fake) => {
       await client.sendMessage(
@@ -1234,7 +1238,7 @@ test("client: sendMessage with a non-ascii address uses SMTPUTF8 when offered", 
       );
       assert.equal(
         fake.commands[1],
-        "MAIL FROM:<jörg@bücher.test> SMTPUTF8",
+        "MAIL FROM:<jörg@bücher.test> BODY=8BITMIME SMTPUTF8",
       );
     },
   );
@@ -1447,4 +1451,93 @@ test("client: reconnect after close starts fresh (features of the new session on
     await client.close();
     await fake.close();
   }
+});
+
+test("client: 8-bit data to a server without 8BITMIME is refused before MAIL, unless body is 7BIT", async () => {
+  await withFake({ features: ["PIPELINING"] }, {}, async (client, fake) => {
+    await failure(
+      client.sendMail({
+        from: "a@x.test",
+        to: "b@x.test",
+        data: "Subject: é\r\n\r\nx\r\n",
+      }),
+      SmtpNotSupportedError,
+    );
+    assert.ok(!fake.commands.some((c) => c.startsWith("MAIL")));
+    await client.sendMail({
+      from: "a@x.test",
+      to: "b@x.test",
+      data: enc.encode("Subject: é\r\n\r\nx\r\n"),
+      mailOptions: { body: "7BIT" },
+    });
+    assert.ok(
+      fake.commands.includes("MAIL FROM:<a@x.test>"),
+      "no BODY= parameter without 8BITMIME",
+    );
+  });
+});
+
+test("client: typed MAIL/RCPT option values are checked (no injection through them)", async () => {
+  await withFake(
+    { features: ["PIPELINING", "DSN", "SIZE 1000", "8BITMIME"] },
+    {},
+    async (client, fake) => {
+      const bad: Array<Record<string, unknown>> = [
+        { mailOptions: { ret: "FULL\r\nRCPT TO:<evil@x.test>" } },
+        { mailOptions: { body: "7BIT\r\nNOOP" } },
+        { mailOptions: { size: "3\r\nNOOP" } },
+        { mailOptions: { size: -1 } },
+        { mailOptions: { size: 1.5 } },
+        { rcptOptions: { notify: ["SUCCESS\r\nRCPT TO:<evil@x.test>"] } },
+        { rcptOptions: { notify: [] } },
+        { rcptOptions: { notify: ["SUCCESS", "SUCCESS"] } },
+      ];
+      for (const extra of bad) {
+        await failure(
+          client.sendMail({
+            from: "a@x.test",
+            to: "b@x.test",
+            data: "x",
+            ...extra,
+          }),
+          InvalidInputError,
+        );
+      }
+      assert.ok(
+        !fake.commands.some((c) => c.startsWith("MAIL") || c.includes("evil")),
+      );
+    },
+  );
+});
+
+test("client: a locked stream is refused before DATA; a stream of strings closes the session", async () => {
+  await withFake(
+    { features: ["PIPELINING"] },
+    { chunking: false },
+    async (client, fake) => {
+      const locked = new ReadableStream<Uint8Array>();
+      locked.getReader();
+      await failure(
+        client.sendMail({ from: "a@x.test", to: "b@x.test", data: locked }),
+        InvalidInputError,
+      );
+      assert.ok(!fake.commands.some((c) => c.startsWith("MAIL")));
+      assert.equal(client.connected, true);
+      const strings = new ReadableStream({
+        start(c) {
+          c.enqueue("not bytes");
+          c.close();
+        },
+      }) as unknown as ReadableStream<Uint8Array>;
+      await failure(
+        client.sendMail({ from: "a@x.test", to: "b@x.test", data: strings }),
+        InvalidInputError,
+      );
+      assert.equal(
+        client.connected,
+        false,
+        "after 354 the session can't be saved",
+      );
+    },
+  );
 });

@@ -1,4 +1,5 @@
 import { InvalidInputError } from "../tls/errors.ts";
+import { headerEnd, headerFields } from "../io/headers.ts";
 import { parseAddressList } from "./address.ts";
 
 /** The envelope taken from a message's headers, and the bytes to transmit. */
@@ -11,52 +12,6 @@ export interface MessageEnvelope {
   parts: Uint8Array[];
   /** Whether an address is non-ASCII (needs SMTPUTF8). */
   international: boolean;
-}
-
-const decoder = new TextDecoder();
-
-/** Offset just past the header block's last line end (or the length). */
-function headerEnd(bytes: Uint8Array): number {
-  // A message that starts with a blank line has no header fields at all.
-  if (bytes[0] === 10 || (bytes[0] === 13 && bytes[1] === 10)) return 0;
-  for (let i = bytes.indexOf(10); i !== -1; i = bytes.indexOf(10, i + 1)) {
-    if (bytes[i + 1] === 10) return i + 1;
-    if (bytes[i + 1] === 13 && bytes[i + 2] === 10) return i + 1;
-  }
-  return bytes.length;
-}
-
-interface Field {
-  name: string;
-  value: string;
-  start: number;
-  end: number;
-}
-
-/** Split the header block into unfolded fields with their byte ranges. */
-function fields(head: Uint8Array): Field[] {
-  const out: Field[] = [];
-  let pos = 0;
-  while (pos < head.length) {
-    let end = pos;
-    for (;;) {
-      const nl = head.indexOf(10, end);
-      end = nl === -1 ? head.length : nl + 1;
-      if (end >= head.length || (head[end] !== 32 && head[end] !== 9)) break;
-    }
-    const text = decoder.decode(head.subarray(pos, end));
-    const colon = text.indexOf(":");
-    if (colon > 0) {
-      out.push({
-        name: text.slice(0, colon).trim().toLowerCase(),
-        value: text.slice(colon + 1).replace(/\r?\n[ \t]/g, " ").trim(),
-        start: pos,
-        end,
-      });
-    }
-    pos = end;
-  }
-  return out;
 }
 
 /**
@@ -72,7 +27,7 @@ export function envelopeFromMessage(
 ): MessageEnvelope {
   const end = headerEnd(message);
   const head = message.subarray(0, end);
-  const list = fields(head);
+  const list = headerFields(head);
   const all = (name: string) =>
     list.filter((f) => f.name === name).map((f) => f.value);
   const resentDates = all("resent-date").length;

@@ -6,10 +6,18 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { SmtpClient, type SmtpClientOptions } from "./client.ts";
-import { SmtpNotSupportedError, SmtpResponseError } from "./errors.ts";
+import {
+  SmtpNotSupportedError,
+  SmtpOutcomeUnknownError,
+  SmtpResponseError,
+} from "./errors.ts";
 import { AuthError } from "../auth/errors.ts";
 import type { LogEntry } from "../io/log.ts";
-import { ProtocolError } from "../tls/errors.ts";
+import {
+  AbortedError,
+  InvalidInputError,
+  ProtocolError,
+} from "../tls/errors.ts";
 import { failure, type SmtpFake, smtpFake } from "../tests/fakes/smtp_fake.ts";
 
 function opts(
@@ -124,18 +132,101 @@ test("session: 454 to STARTTLS keeps the server's reply as the cause", async () 
   assert.equal(err.cause.enhancedCode, "4.7.0");
 });
 
-test("session: a raw AUTH command is redacted in the transcript", async () => {
+test("session: command() refuses verbs that change the session's state", async () => {
   await using fake = await smtpFake({
-    features: ["AUTH PLAIN"],
-    hook: (line) => line.startsWith("AUTH PLAIN ") ? "235 ok\r\n" : undefined,
+    features: ["AUTH PLAIN", "STARTTLS", "CHUNKING"],
   });
-  const log: LogEntry[] = [];
+  await using client = await SmtpClient.connect(opts(fake));
+  const before = fake.commands.length;
+  for (
+    const line of [
+      "AUTH PLAIN AHUAcA==",
+      "auth login",
+      "STARTTLS",
+      "DATA",
+      "BDAT 3 LAST",
+      "QUIT",
+    ]
+  ) {
+    await failure(client.command(line), InvalidInputError);
+  }
+  assert.equal(fake.commands.length, before, "nothing sent");
+  assert.equal((await client.command("NOOP")).code, 250);
+});
+
+test("session: a call aborted while queued gives up its turn without closing the connection", async () => {
+  await using fake = await smtpFake({
+    hook: async (line) => {
+      if (line === "HELP") {
+        await new Promise((r) => setTimeout(r, 600));
+        return "214 slow help\r\n";
+      }
+    },
+  });
+  await using client = await SmtpClient.connect(opts(fake));
+  const slow = client.help();
+  const ac = new AbortController();
+  const queued = client.noop({ signal: ac.signal });
+  setTimeout(() => ac.abort("changed my mind"), 100);
+  const { err, ms } = await failure(queued, AbortedError);
+  assert.equal(err.cause, "changed my mind");
+  assert.ok(ms < 400, `rejected in ${ms} ms, before the slow call ended`);
+  assert.equal((await slow).code, 214);
+  assert.equal(client.connected, true);
+  assert.ok(!fake.commands.includes("NOOP"));
+  assert.equal((await client.noop()).code, 250);
+});
+
+test("session: the client's signal closes an idle connection", async () => {
+  await using fake = await smtpFake();
+  const ac = new AbortController();
+  const client = await SmtpClient.connect(opts(fake, { signal: ac.signal }));
+  const peer = await fake.peer();
+  ac.abort();
+  assert.ok(await peer.waitClosed(2000), "server saw the close");
+  assert.equal(client.connected, false);
+});
+
+test("session: a garbled reply after the final dot is an unknown outcome, not a plain error", async () => {
+  await using fake = await smtpFake({
+    hook: (line) => line === "." ? "2x0 what\r\n" : undefined,
+  });
   await using client = await SmtpClient.connect(
-    opts(fake, { logger: (e) => log.push(e) }),
+    opts(fake, { chunking: false }),
   );
-  const blob = btoa("\0user\0secret-pw");
-  assert.equal((await client.command(`AUTH PLAIN ${blob}`)).code, 235);
-  const text = log.map((e) => e.text).join("\n");
-  assert.ok(!text.includes(blob));
-  assert.ok(text.includes("AUTH PLAIN <redacted>"));
+  const { err } = await failure(
+    client.sendMail({ from: "a@x.test", to: "b@x.test", data: "x\r\n" }),
+    SmtpOutcomeUnknownError,
+  );
+  assert.ok(err.cause instanceof ProtocolError);
+  assert.equal(client.connected, false);
+});
+
+test("session: an AUTH line over 512 octets waits for the challenge (RFC 4954 §4)", async () => {
+  await using fake = await smtpFake({
+    features: ["AUTH XOAUTH2"],
+    hook: (line) =>
+      line === "AUTH XOAUTH2"
+        ? "334 \r\n"
+        : line.startsWith("AUTH XOAUTH2 ") || line.length > 400
+        ? "235 ok\r\n"
+        : undefined,
+  });
+  await using client = await SmtpClient.connect(opts(fake));
+  await client.loginWithToken("user@x.test", "t".repeat(2000));
+  const auth = fake.commands.filter((c) => c.startsWith("AUTH"));
+  assert.deepEqual(auth, ["AUTH XOAUTH2"]);
+  assert.ok(fake.commands.every((c) => c.length <= 12288));
+  // a short token still goes on the AUTH line
+  await using fake2 = await smtpFake({
+    features: ["AUTH XOAUTH2"],
+    hook: (line) => line.startsWith("AUTH XOAUTH2 ") ? "235 ok\r\n" : undefined,
+  });
+  await using c2 = await SmtpClient.connect(opts(fake2));
+  await c2.loginWithToken("user@x.test", "short-token");
+  assert.ok(
+    fake2.commands.some((c) =>
+      c.startsWith("AUTH XOAUTH2 ") && c.length <= 510
+    ),
+  );
 });
