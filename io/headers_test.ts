@@ -7,7 +7,7 @@ const enc = new TextEncoder();
 test("headers: block end with CRLF, LF, none, and a leading blank line", () => {
   assert.equal(headerEnd(enc.encode("A: 1\r\nB: 2\r\n\r\nbody")), 12);
   assert.equal(headerEnd(enc.encode("A: 1\nB: 2\n\nbody")), 10);
-  assert.equal(headerEnd(enc.encode("A: 1\r\nB: 2")), 11);
+  assert.equal(headerEnd(enc.encode("A: 1\r\nB: 2")), 10);
   assert.equal(headerEnd(enc.encode("\r\nA: 1\r\n")), 0);
 });
 
