@@ -21,6 +21,7 @@ import { assertSafe } from "../io/validate.ts";
 import type { Conn, Connector, TlsOptions } from "../tls/conn.ts";
 import { defaultConnector } from "../tls/connect.ts";
 import {
+  AbortedError,
   ConnectionClosedError,
   InvalidInputError,
   MailwireError,
@@ -82,7 +83,11 @@ export interface Pop3ClientOptions extends TlsOptions {
    * one chunk of a {@linkcode Pop3Client.retrStream}. Default 60 000.
    */
   timeout?: number;
-  /** Aborts whatever the client is doing and closes the connection. */
+  /**
+   * Aborts whatever the client is doing and closes the connection, idle
+   * included; calls waiting for their turn reject at once, and later calls
+   * too.
+   */
   signal?: AbortSignal;
   /** Socket implementation. Default: the runtime's own (Deno, Bun, Node). */
   connector?: Connector;
@@ -104,7 +109,11 @@ export interface Pop3ClientOptions extends TlsOptions {
 
 /** Per-call deadline and cancellation. */
 export interface Pop3CallOptions {
-  /** Aborts this call (and closes the connection). */
+  /**
+   * Aborts this call. While it still waits for earlier calls it just gives
+   * up its turn (an AbortedError; nothing sent, the connection untouched);
+   * once it has started, the connection is closed (its state is unknown).
+   */
   signal?: AbortSignal;
   /** Deadline for this call in ms, instead of the client's `timeout`. */
   timeout?: number;
@@ -195,6 +204,12 @@ export class Pop3Client {
   #authenticated = false;
   #utf8 = false;
   #queue: Promise<void> = Promise.resolve();
+  /** Whether a call is running (not just waiting for its turn). */
+  #active = false;
+  /** The client signal's listener: a running call's own deadline handles it. */
+  readonly #onClientAbort = (): void => {
+    if (!this.#active) void this.close();
+  };
   /** The open message stream, if any: the connection is busy until it ends. */
   #stream: object | undefined;
 
@@ -276,12 +291,19 @@ export class Pop3Client {
     return this.#opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE;
   }
 
-  #deadline(call?: Pop3CallOptions, timeout?: number): Deadline {
+  /** The client's signal and the call's as one (undefined when neither). */
+  #signal(call?: Pop3CallOptions): AbortSignal | undefined {
     const signals = [this.#opts.signal, call?.signal].filter(
       (s): s is AbortSignal => s !== undefined,
     );
-    const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
-    return new Deadline(timeout ?? call?.timeout ?? this.#timeout, signal);
+    return signals.length > 1 ? AbortSignal.any(signals) : signals[0];
+  }
+
+  #deadline(call?: Pop3CallOptions, timeout?: number): Deadline {
+    return new Deadline(
+      timeout ?? call?.timeout ?? this.#timeout,
+      this.#signal(call),
+    );
   }
 
   #channel(): Channel {
@@ -292,17 +314,36 @@ export class Pop3Client {
     return ch;
   }
 
-  /** Run `fn` after every earlier call finished; refuse while a message stream is open. */
-  async #run<T>(fn: () => Promise<T>): Promise<T> {
+  /**
+   * Run `fn` after every earlier call finished; refuse while a message
+   * stream is open. A call aborted (its signal or the client's) while it
+   * waits rejects at once with an AbortedError, sends nothing and leaves the
+   * connection alone; the calls queued behind it still wait for the ones
+   * ahead of it.
+   */
+  async #run<T>(
+    call: Pop3CallOptions | undefined,
+    fn: () => Promise<T>,
+  ): Promise<T> {
     this.#notStreaming();
     const previous = this.#queue;
     let release!: () => void;
     this.#queue = new Promise<void>((r) => release = r);
     try {
-      await previous;
+      await waitTurn(previous, this.#signal(call));
+    } catch (err) {
+      void previous.then(release);
+      throw err;
+    }
+    this.#active = true;
+    try {
       this.#notStreaming();
       return await fn();
     } finally {
+      this.#active = false;
+      // The client's signal fired while this call ran, yet it finished:
+      // close now, as when idle.
+      if (this.#opts.signal?.aborted) await this.close();
       release();
     }
   }
@@ -350,6 +391,8 @@ export class Pop3Client {
       logger: o.logger,
     });
     this.#ch = ch;
+    // The client's signal also aborts while no call runs: it closes.
+    o.signal?.addEventListener("abort", this.#onClientAbort);
     ch.log(
       "info",
       `connected to ${hostname}:${port}${ch.secure ? " (tls)" : ""}`,
@@ -553,7 +596,7 @@ export class Pop3Client {
    * ```
    */
   async capa(call?: Pop3CallOptions): Promise<Map<string, string[]>> {
-    return await this.#run(async () => {
+    return await this.#run(call, async () => {
       this.#capa = undefined;
       const capa = await this.#capabilities(call);
       if (this.#capaRefusal) {
@@ -582,7 +625,7 @@ export class Pop3Client {
     options: TlsOptions = {},
     call?: Pop3CallOptions,
   ): Promise<Pop3Status> {
-    return await this.#run(() => this.#stls(options, call));
+    return await this.#run(call, () => this.#stls(options, call));
   }
 
   async #stls(options: TlsOptions, call?: Pop3CallOptions) {
@@ -667,7 +710,10 @@ export class Pop3Client {
     password: string,
     options?: Pop3LoginOptions,
   ): Promise<Pop3Status> {
-    return await this.#run(() => this.#login({ username, password }, options));
+    return await this.#run(
+      options,
+      () => this.#login({ username, password }, options),
+    );
   }
 
   /**
@@ -685,8 +731,9 @@ export class Pop3Client {
     accessToken: string,
     options?: Pop3LoginOptions,
   ): Promise<Pop3Status> {
-    return await this.#run(() =>
-      this.#login({ username, accessToken }, options)
+    return await this.#run(
+      options,
+      () => this.#login({ username, accessToken }, options),
     );
   }
 
@@ -803,7 +850,7 @@ export class Pop3Client {
    */
   async user(username: string, call?: Pop3CallOptions): Promise<Pop3Status> {
     assertSafe(username, "username");
-    return await this.#run(async () => {
+    return await this.#run(call, async () => {
       this.#notAuthenticated();
       this.#insecure();
       const status = await this.#cmd(`USER ${username}`, this.#deadline(call));
@@ -828,7 +875,7 @@ export class Pop3Client {
    */
   async pass(password: string, call?: Pop3CallOptions): Promise<Pop3Status> {
     assertSafe(password, "password");
-    return await this.#run(async () => {
+    return await this.#run(call, async () => {
       this.#notAuthenticated();
       this.#insecure();
       const status = await this.#cmd(`PASS ${password}`, this.#deadline(call));
@@ -858,7 +905,7 @@ export class Pop3Client {
   ): Promise<Pop3Status> {
     assertSafe(username, "username");
     assertSafe(secret, "secret");
-    return await this.#run(() => {
+    return await this.#run(call, () => {
       this.#notAuthenticated();
       if (this.#timestamp === undefined) {
         throw new Pop3NotSupportedError(
@@ -882,7 +929,7 @@ export class Pop3Client {
    */
   async rpop(username: string, call?: Pop3CallOptions): Promise<Pop3Status> {
     assertSafe(username, "username");
-    return await this.#run(async () => {
+    return await this.#run(call, async () => {
       this.#notAuthenticated();
       const status = await this.#cmd(`RPOP ${username}`, this.#deadline(call));
       if (!status.ok) {
@@ -910,7 +957,7 @@ export class Pop3Client {
     mechanism: SaslMechanism,
     options?: Pop3LoginOptions,
   ): Promise<Pop3Status> {
-    return await this.#run(() => this.#auth(mechanism, options));
+    return await this.#run(options, () => this.#auth(mechanism, options));
   }
 
   async #auth(
@@ -995,7 +1042,7 @@ export class Pop3Client {
    * ```
    */
   async utf8(call?: Pop3CallOptions): Promise<Pop3Status> {
-    return await this.#run(async () => {
+    return await this.#run(call, async () => {
       this.#notAuthenticated();
       const capa = await this.#capabilities(call);
       if (!capa.has("UTF8")) {
@@ -1016,7 +1063,7 @@ export class Pop3Client {
    * ```
    */
   async stat(call?: Pop3CallOptions): Promise<Pop3Stat> {
-    return await this.#run(async () => {
+    return await this.#run(call, async () => {
       const status = await this.#ok("STAT", this.#deadline(call), "stat");
       return this.#parse(() => parseStat(status.text));
     });
@@ -1047,7 +1094,7 @@ export class Pop3Client {
   ): Promise<Pop3ScanListing[] | Pop3ScanListing> {
     if (typeof idOrCall === "number") {
       const id = messageId(idOrCall);
-      return await this.#run(async () => {
+      return await this.#run(call, async () => {
         const status = await this.#ok(
           `LIST ${id}`,
           this.#deadline(call),
@@ -1057,7 +1104,7 @@ export class Pop3Client {
       });
     }
     const options = idOrCall ?? call;
-    return await this.#run(async () => {
+    return await this.#run(options, async () => {
       const d = this.#deadline(options);
       await this.#ok("LIST", d, "list");
       const lines = await this.#lines(d);
@@ -1090,7 +1137,7 @@ export class Pop3Client {
   ): Promise<Pop3UidListing[] | Pop3UidListing> {
     if (typeof idOrCall === "number") {
       const id = messageId(idOrCall);
-      return await this.#run(async () => {
+      return await this.#run(call, async () => {
         await this.#need("UIDL", call);
         const status = await this.#ok(
           `UIDL ${id}`,
@@ -1101,7 +1148,7 @@ export class Pop3Client {
       });
     }
     const options = idOrCall ?? call;
-    return await this.#run(async () => {
+    return await this.#run(options, async () => {
       await this.#need("UIDL", options);
       const d = this.#deadline(options);
       await this.#ok("UIDL", d, "uidl");
@@ -1121,7 +1168,7 @@ export class Pop3Client {
    * ```
    */
   async listing(call?: Pop3CallOptions): Promise<Pop3MessageListing[]> {
-    return await this.#run(async () => {
+    return await this.#run(call, async () => {
       await this.#need("UIDL", call);
       const pipelining = await this.#pipelining(call);
       const d = this.#deadline(call);
@@ -1181,7 +1228,7 @@ export class Pop3Client {
    */
   async retr(id: number, call?: Pop3CallOptions): Promise<Uint8Array> {
     const n = messageId(id);
-    return await this.#run(async () => {
+    return await this.#run(call, async () => {
       const d = this.#deadline(call);
       const status = await this.#ok(`RETR ${n}`, d, `retr ${n}`);
       return this.#body(status, d);
@@ -1212,7 +1259,7 @@ export class Pop3Client {
     call?: Pop3CallOptions,
   ): Promise<ReadableStream<Uint8Array>> {
     const n = messageId(id);
-    return await this.#run(async () => {
+    return await this.#run(call, async () => {
       const d = this.#deadline(call);
       await this.#ok(`RETR ${n}`, d, `retr ${n}`);
       const ch = this.#channel();
@@ -1269,7 +1316,7 @@ export class Pop3Client {
   ): Promise<Uint8Array> {
     const n = messageId(id);
     const count = lineCount(lines);
-    return await this.#run(async () => {
+    return await this.#run(call, async () => {
       await this.#need("TOP", call);
       const d = this.#deadline(call);
       const status = await this.#ok(`TOP ${n} ${count}`, d, `top ${n}`);
@@ -1290,8 +1337,9 @@ export class Pop3Client {
    */
   async dele(id: number, call?: Pop3CallOptions): Promise<Pop3Status> {
     const n = messageId(id);
-    return await this.#run(() =>
-      this.#ok(`DELE ${n}`, this.#deadline(call), `dele ${n}`)
+    return await this.#run(
+      call,
+      () => this.#ok(`DELE ${n}`, this.#deadline(call), `dele ${n}`),
     );
   }
 
@@ -1304,8 +1352,9 @@ export class Pop3Client {
    * ```
    */
   async rset(call?: Pop3CallOptions): Promise<Pop3Status> {
-    return await this.#run(() =>
-      this.#ok("RSET", this.#deadline(call), "rset")
+    return await this.#run(
+      call,
+      () => this.#ok("RSET", this.#deadline(call), "rset"),
     );
   }
 
@@ -1318,8 +1367,9 @@ export class Pop3Client {
    * ```
    */
   async noop(call?: Pop3CallOptions): Promise<Pop3Status> {
-    return await this.#run(() =>
-      this.#ok("NOOP", this.#deadline(call), "noop")
+    return await this.#run(
+      call,
+      () => this.#ok("NOOP", this.#deadline(call), "noop"),
     );
   }
 
@@ -1351,7 +1401,7 @@ export class Pop3Client {
     call?: Pop3CallOptions,
   ): Promise<Pop3PipelineReply[]> {
     const lines = commands.map(pipelineLine);
-    return await this.#run(() => this.#pipeline(commands, lines, call));
+    return await this.#run(call, () => this.#pipeline(commands, lines, call));
   }
 
   async #pipeline(
@@ -1475,7 +1525,7 @@ export class Pop3Client {
         `command() takes single-line commands; use the ${verb.toLowerCase()} method`,
       );
     }
-    return await this.#run(async () => {
+    return await this.#run(call, async () => {
       if (verb === "USER" || verb === "PASS" || verb === "APOP") {
         this.#insecure();
       }
@@ -1502,7 +1552,7 @@ export class Pop3Client {
    * ```
    */
   async quit(call?: Pop3CallOptions): Promise<Pop3Status> {
-    return await this.#run(async () => {
+    return await this.#run(call, async () => {
       try {
         return await this.#ok("QUIT", this.#deadline(call), "quit");
       } finally {
@@ -1524,6 +1574,7 @@ export class Pop3Client {
   async close(): Promise<void> {
     const ch = this.#ch;
     if (!ch) return;
+    this.#opts.signal?.removeEventListener("abort", this.#onClientAbort);
     if (!ch.closed) ch.log("info", "connection closed");
     this.#authenticated = false;
     this.#stream = undefined;
@@ -1546,6 +1597,28 @@ export class Pop3Client {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
+}
+
+/**
+ * Wait for `turn` (the end of the calls ahead), unless `signal` fires first:
+ * then an AbortedError with the signal's reason as its cause.
+ */
+function waitTurn(turn: Promise<void>, signal?: AbortSignal): Promise<void> {
+  if (!signal) return turn;
+  const aborted = () =>
+    new AbortedError("call aborted before it started", {
+      cause: signal.reason,
+    });
+  if (signal.aborted) return Promise.reject(aborted());
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = () => reject(aborted());
+    signal.addEventListener("abort", onAbort, { once: true });
+    void turn.then(() => {
+      signal.removeEventListener("abort", onAbort);
+      if (signal.aborted) reject(aborted());
+      else resolve();
+    });
+  });
 }
 
 /** A message number for a command: a positive safe integer. */
