@@ -359,8 +359,14 @@ export class Pop3Client {
   /**
    * Open the connection, read the greeting, and set up TLS and login as the
    * options say. On failure the connection is closed. Returns the greeting.
+   * Runs in turn with the other calls: a second `connect()` while connected
+   * (or connecting) is an error, and opens nothing.
    */
   async connect(call?: Pop3CallOptions): Promise<Pop3Status> {
+    return await this.#run(call, () => this.#connect(call));
+  }
+
+  async #connect(call?: Pop3CallOptions): Promise<Pop3Status> {
     if (this.connected) throw new Pop3Error("already connected");
     const o = this.#opts;
     const mode = this.#mode;

@@ -9,9 +9,12 @@ import {
   TimeoutError,
 } from "../tls/errors.ts";
 import { fakeServer } from "../tests/fakes/scripted.ts";
+import type { Connector } from "../tls/conn.ts";
+import { defaultConnector } from "../tls/connect.ts";
 import { Pop3Client } from "./client.ts";
 import {
   Pop3AuthenticationError,
+  Pop3Error,
   Pop3NotSupportedError,
   Pop3ResponseError,
   Pop3ServerDisconnectedError,
@@ -33,6 +36,31 @@ test("connect reads the greeting, its text and APOP timestamp", async () => {
   await client.close();
   assert.equal(client.connected, false);
   assert.equal(fake.peer().text, ""); // tls: "none" sends nothing at connect
+});
+
+test("concurrent connect(): one socket; the second is 'already connected'", async () => {
+  await using fake = await startFake({ capa: CAPA });
+  let dialled = 0;
+  const connector: Connector = (target, signal) => {
+    dialled++;
+    return defaultConnector(target, signal);
+  };
+  const client = new Pop3Client(fake.options({ connector }));
+  const [a, b] = await Promise.allSettled([client.connect(), client.connect()]);
+  assert.equal(a.status, "fulfilled");
+  assert.equal(b.status, "rejected");
+  assert.ok(b.reason instanceof Pop3Error, String(b.reason));
+  assert.match(b.reason.message, /already connected/);
+  assert.equal(client.connected, true);
+  await sleep(100);
+  assert.equal(dialled, 1);
+  assert.equal(fake.server.peers.length, 1);
+  await client.close();
+  assert.ok(await fake.peer().waitClosed(2000));
+  // After a close, connect() opens a new connection again.
+  await client.connect();
+  assert.equal(fake.server.peers.length, 2);
+  await client.close();
 });
 
 test("a greeting other than +OK/-ERR is a ProtocolError and closes", async () => {
