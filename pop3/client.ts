@@ -951,7 +951,9 @@ export class Pop3Client {
    * initial response rides on the AUTH line only when the line stays within
    * 255 octets; otherwise it answers the server's first (empty) challenge.
    * Without TLS it needs `allowInsecureAuth`. The transcript shows the
-   * mechanism name, never the exchanged data.
+   * mechanism name, never the exchanged data. A server that breaks the
+   * exchange (`+OK` before the mechanism finished, an invalid challenge) is
+   * an `AuthError`, and the connection is closed: its state is unknown.
    *
    * @example
    * ```ts ignore
@@ -994,8 +996,10 @@ export class Pop3Client {
       final = reply;
       return { done: true } as const;
     };
-    await authenticate(mechanism, {
+    let began = false;
+    const exchange = authenticate(mechanism, {
       begin: async (name, initial) => {
+        began = true;
         await this.#send([
           initial === undefined ? `AUTH ${name}` : `AUTH ${name} ${initial}`,
         ], d);
@@ -1009,6 +1013,15 @@ export class Pop3Client {
       initialResponse: options.initialResponse ?? true,
       maxInitialLine: MAX_AUTH_LINE,
     });
+    try {
+      await exchange;
+    } catch (err) {
+      // A broken exchange (+OK before the mechanism finished, an invalid
+      // challenge) leaves the session's state unknown: the server may even
+      // think we logged in. Close rather than go on.
+      if (err instanceof AuthError && began) await this.close();
+      throw err;
+    }
     this.#loggedIn();
     return final!;
   }

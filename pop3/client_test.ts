@@ -301,6 +301,40 @@ test("AUTH -ERR: Pop3AuthenticationError; no fallback to USER/PASS", async () =>
   assert.equal(fake.peer().text, "CAPA\r\nAUTH PLAIN AHRpbQBiYWQ=\r\n");
 });
 
+test("a broken SASL exchange is an AuthError and closes the connection", async () => {
+  const replies: Record<string, string> = {
+    "+OK right after AUTH LOGIN": "+OK welcome\r\n",
+    "an invalid base64 challenge": "+ !!not base64!!\r\n",
+  };
+  for (const [what, reply] of Object.entries(replies)) {
+    await using fake = await startFake({
+      capa: ["USER", "SASL LOGIN PLAIN"],
+      onCommand: (line) =>
+        line === "AUTH LOGIN"
+          ? reply
+          : line === "*"
+          ? "-ERR cancelled\r\n"
+          : undefined,
+    });
+    const client = await Pop3Client.connect(fake.options());
+    const err = await client.login("tim", "secret", { mechanism: "LOGIN" })
+      .catch((e) => e);
+    assert.ok(err instanceof AuthError, `${what}: ${err}`);
+    assert.equal(client.connected, false, what);
+    assert.equal(client.authenticated, false, what);
+    assert.ok(await fake.peer().waitClosed(2000), what);
+  }
+  // Refused before AUTH was sent (an invalid mechanism name): nothing to close.
+  await using fake = await startFake({ capa: null });
+  const client = await Pop3Client.connect(fake.options());
+  const bad = new XOAuth2Mechanism({ username: "tim", accessToken: "t" });
+  Object.defineProperty(bad, "name", { value: "BAD NAME" });
+  await assert.rejects(client.auth(bad), AuthError);
+  assert.equal(client.connected, true);
+  assert.equal(fake.peer().text, "CAPA\r\n");
+  await client.close();
+});
+
 test("SASL offered but unusable: falls back to USER/PASS", async () => {
   await using fake = await startFake({ capa: [...CAPA, "SASL GSSAPI"] });
   await using client = await Pop3Client.connect(fake.options());
