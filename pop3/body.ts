@@ -6,21 +6,41 @@ import { AbortedError } from "../tls/errors.ts";
 const CRLF = new Uint8Array([13, 10]);
 /** Never allocate more than this up front on the server's word ("+OK n octets"). */
 const MAX_PREALLOCATION = 16 << 20;
+/** The first buffer when no size was announced. */
+const INITIAL = 16384;
 
 /**
  * Collects the lines of a multi-line body (already unstuffed by io) into
- * one buffer, each followed by CRLF. Starts at the announced size when
- * there is one, so the common case needs neither growth nor a final copy.
+ * one buffer, each followed by CRLF.
+ *
+ * Starts at the announced size (at most 16 MiB up front), so the common case
+ * needs neither growth nor a final copy. Past that, the data itself has
+ * shown the message is big: the buffer grows once, straight to the
+ * announced size (capped by `maxBytes`); just past the announced size (a
+ * server counting differently) by an eighth; with no size announced, or
+ * past that, it doubles (never beyond `maxBytes` unless a line needs it).
+ * {@linkcode BodyBuffer.bytes} hands out a view when the spare room is at
+ * most an eighth of the data, else an exact copy.
  */
 export class BodyBuffer {
   #buf: Uint8Array;
   #n = 0;
+  /** What the buffer may grow to at once: min(announced, maxBytes). */
+  readonly #target: number | undefined;
+  readonly #max: number;
+  #copies = 0;
 
-  constructor(sizeHint?: number) {
-    const hint = sizeHint !== undefined && sizeHint > 0
-      ? Math.min(sizeHint, MAX_PREALLOCATION)
-      : 16384;
-    this.#buf = new Uint8Array(hint);
+  constructor(sizeHint?: number, maxBytes = Infinity) {
+    this.#max = maxBytes;
+    this.#target = sizeHint !== undefined && Number.isSafeInteger(sizeHint) &&
+        sizeHint > 0
+      ? Math.min(sizeHint, maxBytes)
+      : undefined;
+    this.#buf = new Uint8Array(
+      this.#target !== undefined
+        ? Math.min(this.#target, MAX_PREALLOCATION)
+        : INITIAL,
+    );
   }
 
   /** Bytes collected so far. */
@@ -28,25 +48,44 @@ export class BodyBuffer {
     return this.#n;
   }
 
+  /** Full copies of the data made so far (growths and a final trim). */
+  get copies(): number {
+    return this.#copies;
+  }
+
   /** Append a line and its CRLF. */
   push(line: Uint8Array): void {
     const need = this.#n + line.length + 2;
-    if (need > this.#buf.length) {
-      const next = new Uint8Array(Math.max(need, this.#buf.length * 2));
-      next.set(this.#buf.subarray(0, this.#n));
-      this.#buf = next;
-    }
+    if (need > this.#buf.length) this.#grow(need);
     this.#buf.set(line, this.#n);
     this.#buf[this.#n + line.length] = 13;
     this.#buf[this.#n + line.length + 1] = 10;
     this.#n = need;
   }
 
-  /** The collected bytes (exactly sized: no slack in the underlying buffer). */
+  #grow(need: number): void {
+    const target = this.#target;
+    const size = target !== undefined && need <= target
+      ? target // straight to the announced size
+      : target !== undefined && this.#buf.length === target
+      ? need + Math.floor(need / 8) // just past it: a server counting differently
+      : this.#buf.length * 2; // no size announced, or a wrong one
+    const next = new Uint8Array(Math.max(need, Math.min(size, this.#max)));
+    next.set(this.#buf.subarray(0, this.#n));
+    this.#buf = next;
+    this.#copies++;
+  }
+
+  /**
+   * The collected bytes: the buffer itself when full, a view of it when the
+   * spare room is small (at most an eighth of the data), else an exact copy.
+   */
   bytes(): Uint8Array {
-    return this.#n === this.#buf.length
-      ? this.#buf
-      : this.#buf.slice(0, this.#n);
+    const spare = this.#buf.length - this.#n;
+    if (spare === 0) return this.#buf;
+    if (spare <= this.#n / 8) return this.#buf.subarray(0, this.#n);
+    this.#copies++;
+    return this.#buf.slice(0, this.#n);
   }
 }
 

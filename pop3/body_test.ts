@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import { Deadline } from "../io/deadline.ts";
 import { LineReader } from "../io/line_reader.ts";
 import { AbortedError, ProtocolError, TimeoutError } from "../tls/errors.ts";
@@ -26,6 +27,100 @@ test("BodyBuffer: exact size from the hint, grows past it", () => {
   assert.equal(new BodyBuffer().bytes().length, 0);
   // A huge announced size is not trusted for the allocation.
   assert.equal(new BodyBuffer(2 ** 40).bytes().length, 0);
+});
+
+const MIB = 1 << 20;
+
+/**
+ * A message of exactly `total` bytes (`total` ≥ 2) in lines of up to
+ * `lineLength` bytes, each followed by CRLF; `lines` are views into it, as
+ * the body reader hands them over.
+ */
+function message(total: number, lineLength = 64 * 1024 - 2) {
+  const bytes = new Uint8Array(total);
+  for (let i = 0; i < total; i++) bytes[i] = (i * 7 + (i >> 13)) & 0xff;
+  const lines: Uint8Array[] = [];
+  for (let at = 0; at < total;) {
+    const len = Math.min(lineLength, total - at - 2);
+    lines.push(bytes.subarray(at, at + len));
+    bytes[at + len] = 13;
+    bytes[at + len + 1] = 10;
+    at += len + 2;
+  }
+  return { bytes, lines };
+}
+
+function same(a: Uint8Array, b: Uint8Array): boolean {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(
+    Buffer.from(b.buffer, b.byteOffset, b.byteLength),
+  );
+}
+
+test("BodyBuffer: 24 MiB announced: one growth copy, straight to the size, no final copy", () => {
+  const { bytes, lines } = message(24 * MIB);
+  const buffer = new BodyBuffer(24 * MIB, 256 * MIB);
+  for (const line of lines) buffer.push(line);
+  const out = buffer.bytes();
+  assert.equal(buffer.copies, 1);
+  assert.equal(out.length, 24 * MIB);
+  assert.equal(out.buffer.byteLength, 24 * MIB); // no slack, no trim copy
+  assert.ok(same(out, bytes));
+});
+
+test("BodyBuffer: exact bytes around the 16 MiB preallocation, bounded copies and slack", () => {
+  const pre = 16 * MIB;
+  const sizes = [pre - 2, pre, pre + 2, pre + 100, pre + MIB, 2 * pre + 2];
+  for (const total of sizes) {
+    const { bytes, lines } = message(total);
+    // Doubling from 16 KiB, then a trim.
+    const doubling = Math.ceil(Math.log2(total / 16384)) + 1;
+    const hints: [string, number | undefined, number][] = [
+      // [case, announced size, most copies]
+      ["exact", total, 1],
+      ["a bit high", total + 100, 1],
+      ["a bit low", total - 100, 2], // a server counting differently
+      ["far too high", 2 ** 40, 2], // capped by maxBytes
+      ["far too low", 1000, Math.ceil(Math.log2(total / 1000)) + 2],
+      ["none", undefined, doubling],
+      ["malformed", -5, doubling],
+    ];
+    for (const [what, hint, most] of hints) {
+      const label = `${total} bytes, size ${what}`;
+      const max = 3 * pre;
+      const buffer = new BodyBuffer(hint, max);
+      for (const line of lines) buffer.push(line);
+      const out = buffer.bytes();
+      assert.equal(buffer.length, total, label);
+      assert.ok(same(out, bytes), label);
+      assert.ok(buffer.copies <= most, `${label}: ${buffer.copies} copies`);
+      assert.ok(out.buffer.byteLength <= max, label);
+      assert.ok(out.buffer.byteLength - total <= total / 8, label);
+    }
+  }
+});
+
+test("BodyBuffer: never grows past maxBytes on the server's word", () => {
+  const { bytes, lines } = message(18 * MIB);
+  const buffer = new BodyBuffer(64 * MIB, 20 * MIB);
+  for (const line of lines) buffer.push(line);
+  const out = buffer.bytes();
+  assert.equal(buffer.copies, 1);
+  assert.equal(out.buffer.byteLength, 20 * MIB); // min(announced, maxBytes)
+  assert.ok(same(out, bytes)); // 2 MiB spare of 18: a view, no copy
+});
+
+test("BodyBuffer: small messages: a view with little slack, else an exact copy", () => {
+  const low = new BodyBuffer(95); // announced 95, 100 arrive: +1/8
+  for (let i = 0; i < 10; i++) low.push(enc.encode("12345678"));
+  const view = low.bytes();
+  assert.equal(view.length, 100);
+  assert.ok(view.buffer.byteLength > 100 && view.buffer.byteLength <= 112);
+  assert.equal(low.copies, 1);
+  const unknown = new BodyBuffer(); // 16 KiB to start: trimmed by a copy
+  unknown.push(enc.encode("hello"));
+  const exact = unknown.bytes();
+  assert.equal(dec.decode(exact), "hello\r\n");
+  assert.equal(exact.buffer.byteLength, 7);
 });
 
 /** A pull-based source; each `pull` hands out the next chunk (or stalls at `null`). */

@@ -540,7 +540,10 @@ export class Pop3Client {
 
   /** Read a message body (RETR/TOP) after its +OK. */
   async #body(status: Pop3Status, d: Deadline): Promise<Uint8Array> {
-    const buffer = new BodyBuffer(announcedSize(status.text));
+    const buffer = new BodyBuffer(
+      announcedSize(status.text),
+      this.#maxMessage,
+    );
     await this.#multiline(d, true, (line) => buffer.push(line));
     const ch = this.#channel();
     if (ch.logging) {
@@ -1238,6 +1241,8 @@ export class Pop3Client {
    * `maxMessageBytes` (a ProtocolError, connection closed); the whole
    * transfer shares one deadline (pass a larger `timeout`, or use
    * {@linkcode Pop3Client.retrStream}, for huge messages on slow links).
+   * To save a copy, the array may be a view of a buffer up to an eighth
+   * larger: use the array itself, not its `.buffer`.
    *
    * @example
    * ```ts ignore

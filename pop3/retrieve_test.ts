@@ -146,6 +146,24 @@ test("a 100 KB line (and a 1 MiB one) comes back intact: no 2048 limit", async (
   assert.equal((await client.noop()).ok, true);
 });
 
+test("retr past the 16 MiB preallocation: the exact bytes", async () => {
+  // 18 MiB in 1000-byte lines, some starting with a dot.
+  const lines: string[] = [];
+  for (let i = 0; lines.length * 1000 < 18 << 20; i++) {
+    const line = (i % 97 === 0 ? "." : "") + String(i).padStart(998, "x");
+    lines.push(line.slice(0, 998) + "\r\n");
+  }
+  const message = Buffer.from(lines.join(""), "latin1");
+  await using fake = await startFake({ capa: CAPA, messages: [message] });
+  await using client = await session(fake, { maxMessageBytes: 20 << 20 });
+  const raw = await client.retr(1, { timeout: 30_000 });
+  assert.equal(raw.length, message.length);
+  assert.ok(
+    Buffer.from(raw.buffer, raw.byteOffset, raw.length).equals(message),
+  );
+  assert.equal((await client.noop()).ok, true);
+});
+
 test("a body over maxMessageBytes: ProtocolError, closed", async () => {
   for (const message of ["line\r\n".repeat(400), "z".repeat(5000)]) {
     await using fake = await startFake({ capa: CAPA, messages: [message] });
