@@ -451,6 +451,8 @@ export class Pop3Client {
 
   /**
    * Send lines in one write; the transcript shows them redacted (or `log`).
+   * A line holding CR, LF or NUL is refused before anything is sent
+   * ({@linkcode encodeCommands}).
    * Unless `midBatch`, every earlier answer has been read, so bytes still
    * buffered are unsolicited (a server out of step, or one answering more
    * than asked): the connection is closed rather than desynchronised.
@@ -461,6 +463,7 @@ export class Pop3Client {
     log?: readonly string[],
     midBatch = false,
   ): Promise<void> {
+    const parts = encodeCommands(lines);
     const ch = this.#channel();
     if (!midBatch && ch.reader.buffered > 0) {
       ch.log("info", "server sent data nobody asked for; closing");
@@ -471,7 +474,7 @@ export class Pop3Client {
       for (const l of log ?? lines.map(redact)) ch.log("client", l);
     }
     try {
-      await ch.send(lines.map((l) => Channel.line(l)), d);
+      await ch.send(parts, d);
     } catch (err) {
       throw this.#mapError(err);
     }
@@ -1621,6 +1624,18 @@ export class Pop3Client {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
+}
+
+/**
+ * The wire form of command lines, each with its CRLF: what every line the
+ * client sends goes through. A line holding CR, LF or NUL is refused
+ * (InvalidInputError, nothing sent) whatever built it, a backstop behind
+ * the checks of each method's arguments: no code path can smuggle in a
+ * second command. Internal (not exported by the module's entry point).
+ */
+export function encodeCommands(lines: readonly string[]): Uint8Array[] {
+  for (const line of lines) assertSafe(line, "command line");
+  return lines.map((line) => Channel.line(line));
 }
 
 /**
