@@ -12,7 +12,6 @@ import {
   SmtpResponseError,
 } from "./errors.ts";
 import { AuthError } from "../auth/errors.ts";
-import type { LogEntry } from "../io/log.ts";
 import {
   AbortedError,
   InvalidInputError,
