@@ -3,6 +3,7 @@ import { ConnectionClosedError, ProtocolError } from "../tls/errors.ts";
 import type { Deadline } from "./deadline.ts";
 import { LineReader } from "./line_reader.ts";
 import type { Logger } from "./log.ts";
+import { assertSafe } from "./validate.ts";
 import { Writer } from "./writer.ts";
 
 const encoder = new TextEncoder();
@@ -84,6 +85,40 @@ export class Channel {
     what?: string,
   ): Promise<void> {
     return this.#writer.write(parts, deadline, what);
+  }
+
+  /**
+   * Send command lines (then `extra` bytes, e.g. a BDAT chunk) in one
+   * write: the path every command of both clients takes. A line holding
+   * CR, LF or NUL is refused before anything is sent. Unless `midBatch`,
+   * every earlier reply has been read, so bytes still buffered are
+   * unsolicited (a server out of step or answering more than asked): the
+   * connection is closed rather than desynchronised. The transcript shows
+   * `log` instead of the lines when given (redaction).
+   */
+  async sendCommands(
+    lines: readonly string[],
+    deadline: Deadline,
+    options: {
+      extra?: readonly Uint8Array[];
+      log?: readonly string[];
+      midBatch?: boolean;
+    } = {},
+  ): Promise<void> {
+    for (const line of lines) assertSafe(line, "command line");
+    if (!options.midBatch && this.#reader.buffered > 0) {
+      this.log("info", "server sent data nobody asked for; closing");
+      await this.close();
+      throw new ProtocolError(
+        "server sent data nobody asked for (an unexpected reply); connection closed",
+      );
+    }
+    if (this.#logger) {
+      for (const line of options.log ?? lines) this.log("client", line);
+    }
+    const parts = lines.map((line) => Channel.line(line));
+    const extra = options.extra;
+    await this.send(extra?.length ? parts.concat(extra) : parts, deadline);
   }
 
   /**

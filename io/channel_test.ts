@@ -7,6 +7,7 @@ import { readSmtpReply } from "./smtp_reply.ts";
 import type { Conn, TlsOptions } from "../tls/conn.ts";
 import {
   ConnectionClosedError,
+  InvalidInputError,
   ProtocolError,
   TimeoutError,
   TlsError,
@@ -256,4 +257,54 @@ test("channel: logging only when a logger is set", () => {
     [["client", "EHLO me"], ["server", "250 ok"]],
   );
   assert.ok(log[0].time instanceof Date);
+});
+
+test("channel: sendCommands writes lines (and extra bytes) in one write, logging `log` instead", async () => {
+  const conn = new FakeConn([]);
+  const log: LogEntry[] = [];
+  const ch = new Channel(conn, {
+    maxLineLength: 100,
+    logger: (e) => log.push(e),
+  });
+  await ch.sendCommands(["MAIL FROM:<a@x>", "BDAT 3 LAST"], none, {
+    extra: [enc.encode("abc")],
+    log: ["MAIL FROM:<a@x>", "BDAT 3 LAST <3 bytes>"],
+  });
+  assert.equal(conn.written.length, 1);
+  assert.equal(conn.sent, "MAIL FROM:<a@x>\r\nBDAT 3 LAST\r\nabc");
+  assert.deepEqual(log.map((e) => e.text), [
+    "MAIL FROM:<a@x>",
+    "BDAT 3 LAST <3 bytes>",
+  ]);
+});
+
+test("channel: sendCommands refuses CR/LF/NUL in any line before anything is sent (backstop)", async () => {
+  for (
+    const bad of [
+      "NOOP\r\nDELE 1",
+      "NOOP\nDELE 1",
+      "NOOP\rX",
+      "NO\0OP",
+      42 as unknown as string,
+    ]
+  ) {
+    const conn = new FakeConn([]);
+    const ch = new Channel(conn, { maxLineLength: 100 });
+    await assert.rejects(ch.sendCommands(["STAT", bad], none), (e: unknown) => {
+      assert.ok(e instanceof InvalidInputError, JSON.stringify(bad));
+      assert.doesNotMatch(e.message, /DELE/); // the value is never echoed
+      return true;
+    });
+    assert.equal(conn.written.length, 0);
+  }
+});
+
+test("channel: sendCommands with unread server bytes closes with ProtocolError (unless midBatch)", async () => {
+  const conn = new FakeConn(["250 ok\r\n250 surprise\r\n"]);
+  const ch = new Channel(conn, { maxLineLength: 100 });
+  await readSmtpReply(ch.reader, none, LIMITS, ch.abort);
+  await ch.sendCommands(["RCPT TO:<b@x>"], none, { midBatch: true });
+  await assert.rejects(ch.sendCommands(["NOOP"], none), ProtocolError);
+  assert.equal(conn.written.length, 1, "only the mid-batch line went out");
+  assert.equal(ch.closed, true);
 });

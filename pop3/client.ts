@@ -450,12 +450,9 @@ export class Pop3Client {
   }
 
   /**
-   * Send lines in one write; the transcript shows them redacted (or `log`).
-   * A line holding CR, LF or NUL is refused before anything is sent
-   * ({@linkcode encodeCommands}).
-   * Unless `midBatch`, every earlier answer has been read, so bytes still
-   * buffered are unsolicited (a server out of step, or one answering more
-   * than asked): the connection is closed rather than desynchronised.
+   * Send lines in one write through the channel (CR/LF/NUL refused,
+   * unsolicited bytes close the connection unless `midBatch`); the
+   * transcript shows them redacted (or `log`).
    */
   async #send(
     lines: readonly string[],
@@ -463,18 +460,12 @@ export class Pop3Client {
     log?: readonly string[],
     midBatch = false,
   ): Promise<void> {
-    const parts = encodeCommands(lines);
     const ch = this.#channel();
-    if (!midBatch && ch.reader.buffered > 0) {
-      ch.log("info", "server sent data nobody asked for; closing");
-      await this.close();
-      throw new ProtocolError("server sent data nobody asked for");
-    }
-    if (ch.logging) {
-      for (const l of log ?? lines.map(redact)) ch.log("client", l);
-    }
     try {
-      await ch.send(parts, d);
+      await ch.sendCommands(lines, d, {
+        log: log ?? (ch.logging ? lines.map(redact) : undefined),
+        midBatch,
+      });
     } catch (err) {
       throw this.#mapError(err);
     }
@@ -1624,18 +1615,6 @@ export class Pop3Client {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
-}
-
-/**
- * The wire form of command lines, each with its CRLF: what every line the
- * client sends goes through. A line holding CR, LF or NUL is refused
- * (InvalidInputError, nothing sent) whatever built it, a backstop behind
- * the checks of each method's arguments: no code path can smuggle in a
- * second command. Internal (not exported by the module's entry point).
- */
-export function encodeCommands(lines: readonly string[]): Uint8Array[] {
-  for (const line of lines) assertSafe(line, "command line");
-  return lines.map((line) => Channel.line(line));
 }
 
 /**

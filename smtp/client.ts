@@ -20,7 +20,6 @@ import {
   ConnectionClosedError,
   InvalidInputError,
   MailwireError,
-  ProtocolError,
 } from "../tls/errors.ts";
 import { envelopeFromMessage } from "./envelope.ts";
 import {
@@ -493,7 +492,7 @@ export class SmtpClient {
     return err;
   }
 
-  /** Send lines in one write. `log` replaces them in the transcript (redaction). */
+  /** Send lines (and extra bytes) in one write; `log` replaces them in the transcript. */
   async #send(
     lines: readonly string[],
     d: Deadline,
@@ -501,20 +500,8 @@ export class SmtpClient {
     log?: readonly string[],
   ): Promise<void> {
     const ch = this.#channel();
-    if (ch.reader.buffered > 0) {
-      // Replies nobody asked for: every later answer would be matched to
-      // the wrong command.
-      await this.close();
-      throw new ProtocolError(
-        "server sent an unexpected reply; connection closed",
-      );
-    }
-    // Backstop: whatever built the line, CR, LF and NUL never leave.
-    for (const l of lines) assertSafe(l, "command line");
-    if (ch.logging) { for (const l of log ?? lines) ch.log("client", l); }
-    const parts = lines.map((l) => Channel.line(l));
     try {
-      await ch.send(extra.length ? parts.concat(extra) : parts, d);
+      await ch.sendCommands(lines, d, { extra, log });
     } catch (err) {
       throw this.#mapError(err);
     }
