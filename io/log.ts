@@ -1,4 +1,15 @@
-/** One transcript entry. */
+/**
+ * One transcript entry.
+ *
+ * @example
+ * ```ts
+ * import type { LogEntry } from "@mailwire/mailwire/smtp";
+ * function format(entry: LogEntry): string {
+ *   return `${entry.direction === "client" ? ">" : "<"} ${entry.text}`;
+ * }
+ * console.log(format({ time: new Date(), direction: "client", text: "NOOP" })); // "> NOOP"
+ * ```
+ */
 export interface LogEntry {
   /** When it happened. */
   readonly time: Date;
@@ -8,10 +19,31 @@ export interface LogEntry {
   readonly text: string;
 }
 
-/** Receives the transcript. Called synchronously; keep it cheap. */
+/**
+ * Receives the transcript. Called synchronously; keep it cheap.
+ *
+ * @example Keep the transcript in memory
+ * ```ts
+ * import { type LogEntry, type Logger, SmtpClient } from "@mailwire/mailwire/smtp";
+ * const transcript: LogEntry[] = [];
+ * const logger: Logger = (entry) => transcript.push(entry);
+ * const client = new SmtpClient({ hostname: "smtp.example.com", logger });
+ * console.log(transcript.length); // 0 until the client connects
+ * ```
+ */
 export type Logger = (entry: LogEntry) => void;
 
-/** A logger that prints `HH:MM:SS.mmm C: line` to the console. */
+/**
+ * A logger that prints `HH:MM:SS.mmm C: line` to the console.
+ *
+ * @example
+ * ```ts
+ * import { consoleLogger } from "@mailwire/mailwire/smtp";
+ * const time = new Date("2024-05-01T09:30:00.123Z");
+ * consoleLogger({ time, direction: "client", text: "EHLO localhost" });
+ * // prints "09:30:00.123 C: EHLO localhost"
+ * ```
+ */
 export const consoleLogger: Logger = (entry) => {
   const tag = entry.direction === "client"
     ? "C:"

@@ -55,10 +55,31 @@ import {
  * - `"implicit"`: TLS from the first byte (POP3S, port 995).
  * - `"none"`: never TLS (explicit opt-in; logging in then needs
  *   `allowInsecureAuth`).
+ *
+ * @example POP3S (implicit TLS) on port 995
+ * ```ts
+ * import { Pop3Client, type Pop3TlsMode } from "@mailwire/mailwire/pop3";
+ * const tls: Pop3TlsMode = "implicit";
+ * const client = new Pop3Client({ hostname: "pop.example.com", port: 995, tls });
+ * console.log(client.connected); // false: call connect() next
+ * ```
  */
 export type Pop3TlsMode = "starttls" | "implicit" | "none";
 
-/** Credentials for automatic login during {@linkcode Pop3Client.connect}. */
+/**
+ * Credentials for automatic login during {@linkcode Pop3Client.connect}.
+ *
+ * @example
+ * ```ts
+ * import type { Pop3AuthOptions } from "@mailwire/mailwire/pop3";
+ * const auth: Pop3AuthOptions = {
+ *   username: "me@example.com",
+ *   password: "secret",
+ *   mechanism: "USER", // plain USER/PASS, not SASL or APOP
+ * };
+ * console.log(auth.mechanism); // "USER"
+ * ```
+ */
 export interface Pop3AuthOptions extends Credentials {
   /**
    * Force a method: a SASL mechanism name (e.g. `"PLAIN"`), `"APOP"` or
@@ -69,7 +90,22 @@ export interface Pop3AuthOptions extends Credentials {
   apop?: boolean;
 }
 
-/** Options of {@linkcode Pop3Client}. */
+/**
+ * Options of {@linkcode Pop3Client}.
+ *
+ * @example
+ * ```ts
+ * import { consoleLogger, Pop3Client, type Pop3ClientOptions } from "@mailwire/mailwire/pop3";
+ * const options: Pop3ClientOptions = {
+ *   hostname: "pop.example.com",
+ *   port: 995, // implicit TLS on this port
+ *   maxMessageBytes: 50 << 20, // refuse messages over 50 MiB
+ *   logger: consoleLogger, // print the transcript, secrets redacted
+ * };
+ * const client = new Pop3Client(options); // connect() next
+ * console.log(client.connected); // false
+ * ```
+ */
 export interface Pop3ClientOptions extends TlsOptions {
   /** Server host name or address. Default `"localhost"`. */
   hostname?: string;
@@ -107,7 +143,20 @@ export interface Pop3ClientOptions extends TlsOptions {
   maxMessageBytes?: number;
 }
 
-/** Per-call deadline and cancellation. */
+/**
+ * Per-call deadline and cancellation.
+ *
+ * @example Per-call deadlines
+ * ```ts ignore
+ * import { Pop3Client } from "@mailwire/mailwire/pop3";
+ * const client = await Pop3Client.connect({
+ *   hostname: "pop.example.com",
+ *   auth: { username: "me@example.com", password: "secret" },
+ * });
+ * const raw = await client.retr(1, { timeout: 300_000 }); // 5 minutes for a big one
+ * await client.noop({ signal: AbortSignal.timeout(5_000) });
+ * ```
+ */
 export interface Pop3CallOptions {
   /**
    * Aborts this call. While it still waits for earlier calls it just gives
@@ -119,7 +168,16 @@ export interface Pop3CallOptions {
   timeout?: number;
 }
 
-/** Options of {@linkcode Pop3Client.login}. */
+/**
+ * Options of {@linkcode Pop3Client.login}.
+ *
+ * @example Never APOP, and a 10-second deadline
+ * ```ts ignore
+ * import { Pop3Client } from "@mailwire/mailwire/pop3";
+ * const client = await Pop3Client.connect({ hostname: "pop.example.com" });
+ * await client.login("me@example.com", "secret", { apop: false, timeout: 10_000 });
+ * ```
+ */
 export interface Pop3LoginOptions extends Pop3CallOptions {
   /** Force a method: a SASL mechanism name, `"APOP"` or `"USER"`. */
   mechanism?: string;
@@ -131,7 +189,20 @@ export interface Pop3LoginOptions extends Pop3CallOptions {
   initialResponse?: boolean;
 }
 
-/** One command of {@linkcode Pop3Client.pipeline}. */
+/**
+ * One command of {@linkcode Pop3Client.pipeline}.
+ *
+ * @example
+ * ```ts
+ * import type { Pop3PipelineCommand } from "@mailwire/mailwire/pop3";
+ * const batch: Pop3PipelineCommand[] = [
+ *   { command: "TOP", id: 1, lines: 0 },
+ *   { command: "DELE", id: 2 },
+ *   { command: "NOOP" },
+ * ];
+ * console.log(batch.length); // 3
+ * ```
+ */
 export type Pop3PipelineCommand =
   | { command: "RETR"; id: number }
   | { command: "TOP"; id: number; lines: number }
@@ -139,7 +210,22 @@ export type Pop3PipelineCommand =
   | { command: "NOOP" }
   | { command: "RSET" };
 
-/** The answer to one command of {@linkcode Pop3Client.pipeline}. */
+/**
+ * The answer to one command of {@linkcode Pop3Client.pipeline}.
+ *
+ * @example
+ * ```ts ignore
+ * import { Pop3Client } from "@mailwire/mailwire/pop3";
+ * const client = await Pop3Client.connect({
+ *   hostname: "pop.example.com",
+ *   auth: { username: "me@example.com", password: "secret" },
+ * });
+ * const replies = await client.pipeline([{ command: "TOP", id: 1, lines: 0 }]);
+ * for (const { command, status, body } of replies) {
+ *   console.log(command.command, status.ok, body?.length);
+ * }
+ * ```
+ */
 export interface Pop3PipelineReply {
   /** The command this answers. */
   command: Pop3PipelineCommand;
@@ -213,7 +299,16 @@ export class Pop3Client {
   /** The open message stream, if any: the connection is busy until it ends. */
   #stream: object | undefined;
 
-  /** Create a client; call {@linkcode Pop3Client.connect} (the method) next. */
+  /**
+   * Create a client; call {@linkcode Pop3Client.connect} (the method) next.
+   *
+   * @example
+   * ```ts
+   * import { Pop3Client } from "@mailwire/mailwire/pop3";
+   * const client = new Pop3Client({ hostname: "pop.example.com", timeout: 30_000 });
+   * console.log(client.connected); // false
+   * ```
+   */
   constructor(options: Pop3ClientOptions = {}) {
     this.#opts = { ...options };
   }
@@ -235,12 +330,30 @@ export class Pop3Client {
     return client;
   }
 
-  /** The greeting's text after `+OK` (poplib's `getwelcome`). */
+  /**
+   * The greeting's text after `+OK` (poplib's `getwelcome`).
+   *
+   * @example
+   * ```ts ignore
+   * import { Pop3Client } from "@mailwire/mailwire/pop3";
+   * const client = await Pop3Client.connect({ hostname: "pop.example.com" });
+   * console.log(client.welcome); // e.g. "POP3 server ready"
+   * ```
+   */
   get welcome(): string | undefined {
     return this.#welcome;
   }
 
-  /** The APOP timestamp (`<...@...>`) of the greeting, if it had one. */
+  /**
+   * The APOP timestamp (`<...@...>`) of the greeting, if it had one.
+   *
+   * @example
+   * ```ts ignore
+   * import { Pop3Client } from "@mailwire/mailwire/pop3";
+   * const client = await Pop3Client.connect({ hostname: "pop.example.com" });
+   * console.log(client.timestamp); // e.g. "<1896.697170952@dbc.mtview.ca.us>", or undefined
+   * ```
+   */
   get timestamp(): string | undefined {
     return this.#timestamp;
   }
@@ -248,32 +361,92 @@ export class Pop3Client {
   /**
    * The last capabilities learned with CAPA (keyword upper-cased → its
    * arguments); empty before the first CAPA or when the server has none.
+   *
+   * @example
+   * ```ts ignore
+   * import { Pop3Client } from "@mailwire/mailwire/pop3";
+   * const client = await Pop3Client.connect({ hostname: "pop.example.com" });
+   * console.log(client.capabilities.get("SASL")); // e.g. ["PLAIN", "XOAUTH2"]
+   * ```
    */
   get capabilities(): ReadonlyMap<string, readonly string[]> {
     return this.#capa ?? new Map();
   }
 
-  /** Whether TLS is active. */
+  /**
+   * Whether TLS is active.
+   *
+   * @example
+   * ```ts ignore
+   * import { Pop3Client } from "@mailwire/mailwire/pop3";
+   * const client = await Pop3Client.connect({ hostname: "pop.example.com" });
+   * console.log(client.secure); // true: the default tls mode is "starttls" (STLS)
+   * ```
+   */
   get secure(): boolean {
     return this.#ch?.secure ?? false;
   }
 
-  /** Whether login succeeded (the session is in the TRANSACTION state). */
+  /**
+   * Whether login succeeded (the session is in the TRANSACTION state).
+   *
+   * @example
+   * ```ts ignore
+   * import { Pop3Client } from "@mailwire/mailwire/pop3";
+   * const client = await Pop3Client.connect({ hostname: "pop.example.com" });
+   * console.log(client.authenticated); // false
+   * await client.login("me@example.com", "secret");
+   * console.log(client.authenticated); // true
+   * ```
+   */
   get authenticated(): boolean {
     return this.#authenticated;
   }
 
-  /** Whether UTF8 mode (RFC 6856) was entered. */
+  /**
+   * Whether UTF8 mode (RFC 6856) was entered.
+   *
+   * @example
+   * ```ts ignore
+   * import { Pop3Client } from "@mailwire/mailwire/pop3";
+   * const client = await Pop3Client.connect({ hostname: "pop.example.com" });
+   * if (client.hasCapability("UTF8")) await client.utf8();
+   * console.log(client.utf8Enabled); // true when the server offered UTF8
+   * ```
+   */
   get utf8Enabled(): boolean {
     return this.#utf8;
   }
 
-  /** Whether a connection is open. */
+  /**
+   * Whether a connection is open.
+   *
+   * @example
+   * ```ts ignore
+   * import { Pop3Client } from "@mailwire/mailwire/pop3";
+   * const client = await Pop3Client.connect({ hostname: "pop.example.com" });
+   * console.log(client.connected); // true
+   * await client.quit();
+   * console.log(client.connected); // false
+   * ```
+   */
   get connected(): boolean {
     return this.#ch !== undefined && !this.#ch.closed;
   }
 
-  /** Whether the last CAPA listed `name` (case-insensitive). */
+  /**
+   * Whether the last CAPA listed `name` (case-insensitive).
+   *
+   * @example
+   * ```ts ignore
+   * import { Pop3Client } from "@mailwire/mailwire/pop3";
+   * const client = await Pop3Client.connect({
+   *   hostname: "pop.example.com",
+   *   auth: { username: "me@example.com", password: "secret" },
+   * });
+   * const head = client.hasCapability("TOP") ? await client.top(1, 0) : await client.retr(1);
+   * ```
+   */
   hasCapability(name: string): boolean {
     return this.#capa?.has(name.toUpperCase()) ?? false;
   }
@@ -361,6 +534,14 @@ export class Pop3Client {
    * options say. On failure the connection is closed. Returns the greeting.
    * Runs in turn with the other calls: a second `connect()` while connected
    * (or connecting) is an error, and opens nothing.
+   *
+   * @example
+   * ```ts ignore
+   * import { Pop3Client } from "@mailwire/mailwire/pop3";
+   * const client = new Pop3Client({ hostname: "pop.example.com" });
+   * const greeting = await client.connect({ timeout: 10_000 });
+   * console.log(greeting.ok, greeting.text); // true "POP3 server ready"
+   * ```
    */
   async connect(call?: Pop3CallOptions): Promise<Pop3Status> {
     return await this.#run(call, () => this.#connect(call));
@@ -594,6 +775,8 @@ export class Pop3Client {
    *
    * @example
    * ```ts ignore
+   * import { Pop3Client } from "@mailwire/mailwire/pop3";
+   * const client = await Pop3Client.connect({ hostname: "pop.example.com" });
    * const capa = await client.capa();
    * console.log(capa.has("PIPELINING"), capa.get("SASL"));
    * ```
@@ -619,6 +802,8 @@ export class Pop3Client {
    *
    * @example
    * ```ts ignore
+   * import { Pop3Client } from "@mailwire/mailwire/pop3";
+   * const caPem = await Deno.readTextFile("ca.pem");
    * const client = await Pop3Client.connect({ hostname: "localhost", tls: "none" });
    * await client.stls({ caCerts: [caPem] });
    * console.log(client.secure); // true
@@ -726,6 +911,9 @@ export class Pop3Client {
    *
    * @example
    * ```ts ignore
+   * import { Pop3Client } from "@mailwire/mailwire/pop3";
+   * const client = await Pop3Client.connect({ hostname: "pop.example.com" });
+   * const accessToken = "ya29.a0Af..."; // from your OAuth 2 provider
    * await client.loginWithToken("me@example.com", accessToken);
    * ```
    */
@@ -847,6 +1035,8 @@ export class Pop3Client {
    *
    * @example
    * ```ts ignore
+   * import { Pop3Client } from "@mailwire/mailwire/pop3";
+   * const client = await Pop3Client.connect({ hostname: "pop.example.com" });
    * await client.user("me@example.com");
    * await client.pass("secret");
    * ```
@@ -871,6 +1061,8 @@ export class Pop3Client {
    *
    * @example
    * ```ts ignore
+   * import { Pop3Client } from "@mailwire/mailwire/pop3";
+   * const client = await Pop3Client.connect({ hostname: "pop.example.com" });
    * await client.user("me@example.com");
    * const status = await client.pass("secret");
    * console.log(status.text); // e.g. "maildrop has 2 messages"
@@ -898,6 +1090,8 @@ export class Pop3Client {
    *
    * @example
    * ```ts ignore
+   * import { Pop3Client } from "@mailwire/mailwire/pop3";
+   * const client = await Pop3Client.connect({ hostname: "pop.example.com" });
    * if (client.timestamp) await client.apop("me@example.com", "secret");
    * ```
    */
@@ -926,6 +1120,8 @@ export class Pop3Client {
    *
    * @example
    * ```ts ignore
+   * import { Pop3Client } from "@mailwire/mailwire/pop3";
+   * const client = await Pop3Client.connect({ hostname: "pop.example.com" });
    * await client.user("me");
    * await client.rpop("me");
    * ```
@@ -955,6 +1151,8 @@ export class Pop3Client {
    * @example
    * ```ts ignore
    * import { PlainMechanism } from "@mailwire/mailwire/auth";
+   * import { Pop3Client } from "@mailwire/mailwire/pop3";
+   * const client = await Pop3Client.connect({ hostname: "pop.example.com" });
    * await client.auth(new PlainMechanism({ username: "me", password: "secret" }));
    * ```
    */
@@ -1054,6 +1252,8 @@ export class Pop3Client {
    *
    * @example
    * ```ts ignore
+   * import { Pop3Client } from "@mailwire/mailwire/pop3";
+   * const client = await Pop3Client.connect({ hostname: "pop.example.com" });
    * if (client.hasCapability("UTF8")) await client.utf8();
    * ```
    */
@@ -1075,6 +1275,11 @@ export class Pop3Client {
    *
    * @example
    * ```ts ignore
+   * import { Pop3Client } from "@mailwire/mailwire/pop3";
+   * const client = await Pop3Client.connect({
+   *   hostname: "pop.example.com",
+   *   auth: { username: "me@example.com", password: "secret" },
+   * });
    * const { count, size } = await client.stat();
    * ```
    */
@@ -1090,6 +1295,11 @@ export class Pop3Client {
    *
    * @example
    * ```ts ignore
+   * import { Pop3Client } from "@mailwire/mailwire/pop3";
+   * const client = await Pop3Client.connect({
+   *   hostname: "pop.example.com",
+   *   auth: { username: "me@example.com", password: "secret" },
+   * });
    * for (const { id, size } of await client.list()) console.log(id, size);
    * ```
    */
@@ -1100,6 +1310,11 @@ export class Pop3Client {
    *
    * @example
    * ```ts ignore
+   * import { Pop3Client } from "@mailwire/mailwire/pop3";
+   * const client = await Pop3Client.connect({
+   *   hostname: "pop.example.com",
+   *   auth: { username: "me@example.com", password: "secret" },
+   * });
    * const { size } = await client.list(1);
    * ```
    */
@@ -1133,6 +1348,11 @@ export class Pop3Client {
    *
    * @example
    * ```ts ignore
+   * import { Pop3Client } from "@mailwire/mailwire/pop3";
+   * const client = await Pop3Client.connect({
+   *   hostname: "pop.example.com",
+   *   auth: { username: "me@example.com", password: "secret" },
+   * });
    * const seen = new Set<string>();
    * const fresh = (await client.uidl()).filter((m) => !seen.has(m.uid));
    * ```
@@ -1143,6 +1363,11 @@ export class Pop3Client {
    *
    * @example
    * ```ts ignore
+   * import { Pop3Client } from "@mailwire/mailwire/pop3";
+   * const client = await Pop3Client.connect({
+   *   hostname: "pop.example.com",
+   *   auth: { username: "me@example.com", password: "secret" },
+   * });
    * const { uid } = await client.uidl(1);
    * ```
    */
@@ -1180,6 +1405,11 @@ export class Pop3Client {
    *
    * @example
    * ```ts ignore
+   * import { Pop3Client } from "@mailwire/mailwire/pop3";
+   * const client = await Pop3Client.connect({
+   *   hostname: "pop.example.com",
+   *   auth: { username: "me@example.com", password: "secret" },
+   * });
    * for (const { id, uid, size } of await client.listing()) console.log(id, uid, size);
    * ```
    */
@@ -1240,6 +1470,11 @@ export class Pop3Client {
    *
    * @example
    * ```ts ignore
+   * import { Pop3Client } from "@mailwire/mailwire/pop3";
+   * const client = await Pop3Client.connect({
+   *   hostname: "pop.example.com",
+   *   auth: { username: "me@example.com", password: "secret" },
+   * });
    * const raw = await client.retr(1);
    * console.log(new TextDecoder().decode(raw).split("\r\n\r\n")[0]); // headers
    * ```
@@ -1268,6 +1503,11 @@ export class Pop3Client {
    *
    * @example Save a message to a file in Deno
    * ```ts ignore
+   * import { Pop3Client } from "@mailwire/mailwire/pop3";
+   * const client = await Pop3Client.connect({
+   *   hostname: "pop.example.com",
+   *   auth: { username: "me@example.com", password: "secret" },
+   * });
    * const stream = await client.retrStream(1);
    * await stream.pipeTo((await Deno.create("message.eml")).writable);
    * ```
@@ -1324,6 +1564,11 @@ export class Pop3Client {
    *
    * @example Headers only
    * ```ts ignore
+   * import { Pop3Client } from "@mailwire/mailwire/pop3";
+   * const client = await Pop3Client.connect({
+   *   hostname: "pop.example.com",
+   *   auth: { username: "me@example.com", password: "secret" },
+   * });
    * const head = await client.top(1, 0);
    * ```
    */
@@ -1349,6 +1594,11 @@ export class Pop3Client {
    *
    * @example
    * ```ts ignore
+   * import { Pop3Client } from "@mailwire/mailwire/pop3";
+   * const client = await Pop3Client.connect({
+   *   hostname: "pop.example.com",
+   *   auth: { username: "me@example.com", password: "secret" },
+   * });
    * await client.dele(1);
    * await client.quit(); // commits the deletion
    * ```
@@ -1366,6 +1616,11 @@ export class Pop3Client {
    *
    * @example
    * ```ts ignore
+   * import { Pop3Client } from "@mailwire/mailwire/pop3";
+   * const client = await Pop3Client.connect({
+   *   hostname: "pop.example.com",
+   *   auth: { username: "me@example.com", password: "secret" },
+   * });
    * await client.rset();
    * ```
    */
@@ -1381,6 +1636,11 @@ export class Pop3Client {
    *
    * @example
    * ```ts ignore
+   * import { Pop3Client } from "@mailwire/mailwire/pop3";
+   * const client = await Pop3Client.connect({
+   *   hostname: "pop.example.com",
+   *   auth: { username: "me@example.com", password: "secret" },
+   * });
    * await client.noop();
    * ```
    */
@@ -1406,6 +1666,11 @@ export class Pop3Client {
    *
    * @example Fetch two messages and mark the first deleted, one round trip
    * ```ts ignore
+   * import { Pop3Client } from "@mailwire/mailwire/pop3";
+   * const client = await Pop3Client.connect({
+   *   hostname: "pop.example.com",
+   *   auth: { username: "me@example.com", password: "secret" },
+   * });
    * const [a, b, del] = await client.pipeline([
    *   { command: "RETR", id: 1 },
    *   { command: "RETR", id: 2 },
@@ -1465,6 +1730,11 @@ export class Pop3Client {
    *
    * @example
    * ```ts ignore
+   * import { Pop3Client } from "@mailwire/mailwire/pop3";
+   * const client = await Pop3Client.connect({
+   *   hostname: "pop.example.com",
+   *   auth: { username: "me@example.com", password: "secret" },
+   * });
    * const [first, second] = await client.retrMany([1, 2]);
    * ```
    */
@@ -1495,6 +1765,11 @@ export class Pop3Client {
    *
    * @example
    * ```ts ignore
+   * import { Pop3Client } from "@mailwire/mailwire/pop3";
+   * const client = await Pop3Client.connect({
+   *   hostname: "pop.example.com",
+   *   auth: { username: "me@example.com", password: "secret" },
+   * });
    * await client.deleMany([1, 2, 3]);
    * await client.quit();
    * ```
@@ -1527,6 +1802,11 @@ export class Pop3Client {
    *
    * @example
    * ```ts ignore
+   * import { Pop3Client } from "@mailwire/mailwire/pop3";
+   * const client = await Pop3Client.connect({
+   *   hostname: "pop.example.com",
+   *   auth: { username: "me@example.com", password: "secret" },
+   * });
    * const status = await client.command("NOOP");
    * console.log(status.ok); // true
    * ```
@@ -1565,6 +1845,11 @@ export class Pop3Client {
    *
    * @example
    * ```ts ignore
+   * import { Pop3Client } from "@mailwire/mailwire/pop3";
+   * const client = await Pop3Client.connect({
+   *   hostname: "pop.example.com",
+   *   auth: { username: "me@example.com", password: "secret" },
+   * });
    * await client.dele(1);
    * await client.quit();
    * ```
@@ -1585,6 +1870,11 @@ export class Pop3Client {
    *
    * @example
    * ```ts ignore
+   * import { Pop3Client } from "@mailwire/mailwire/pop3";
+   * const client = await Pop3Client.connect({
+   *   hostname: "pop.example.com",
+   *   auth: { username: "me@example.com", password: "secret" },
+   * });
    * await client.dele(1);
    * await client.close(); // message 1 is kept
    * ```

@@ -65,7 +65,17 @@ export class Pop3ResponseError extends Pop3Error {
   /** The RFC 2449 response code without brackets (`IN-USE`, `LOGIN-DELAY`, `SYS/TEMP`, `SYS/PERM`, `AUTH`...), if any. */
   readonly respCode: Pop3RespCode | undefined;
 
-  /** Create from a message and the server's `-ERR` status (its text is appended to the message). */
+  /**
+   * Create from a message and the server's `-ERR` status (its text is appended to the message).
+   *
+   * @example
+   * ```ts
+   * import { Pop3ResponseError } from "@mailwire/mailwire/pop3";
+   *
+   * const err = new Pop3ResponseError("retr failed", { ok: false, text: "no such message" });
+   * console.log(err.message); // "retr failed: -ERR no such message"
+   * ```
+   */
   constructor(message: string, status: Pop3Status, options?: ErrorOptions) {
     const code = status.respCode ? `[${status.respCode}] ` : "";
     super(`${message}: -ERR ${code}${status.text}`.trimEnd(), options);
@@ -73,17 +83,47 @@ export class Pop3ResponseError extends Pop3Error {
     this.respCode = status.respCode;
   }
 
-  /** `IN-USE`, `LOGIN-DELAY` or `SYS/TEMP`: the same request may work later. */
+  /**
+   * `IN-USE`, `LOGIN-DELAY` or `SYS/TEMP`: the same request may work later.
+   *
+   * @example
+   * ```ts
+   * import { Pop3ResponseError } from "@mailwire/mailwire/pop3";
+   *
+   * const status = { ok: false, text: "try later", respCode: "LOGIN-DELAY" };
+   * console.log(new Pop3ResponseError("login failed", status).temporary); // true
+   * ```
+   */
   get temporary(): boolean {
     return this.respCode !== undefined && TEMPORARY.has(this.respCode);
   }
 
-  /** `SYS/PERM`: a lasting server-side problem; retrying won't help. */
+  /**
+   * `SYS/PERM`: a lasting server-side problem; retrying won't help.
+   *
+   * @example
+   * ```ts
+   * import { Pop3ResponseError } from "@mailwire/mailwire/pop3";
+   *
+   * const status = { ok: false, text: "mailbox broken", respCode: "SYS/PERM" };
+   * console.log(new Pop3ResponseError("login failed", status).permanent); // true
+   * ```
+   */
   get permanent(): boolean {
     return this.respCode === "SYS/PERM";
   }
 
-  /** `AUTH` (RFC 3206): the credentials were wrong; fix them before retrying. */
+  /**
+   * `AUTH` (RFC 3206): the credentials were wrong; fix them before retrying.
+   *
+   * @example
+   * ```ts
+   * import { Pop3ResponseError } from "@mailwire/mailwire/pop3";
+   *
+   * const status = { ok: false, text: "bad password", respCode: "AUTH" };
+   * console.log(new Pop3ResponseError("login failed", status).invalidCredentials); // true
+   * ```
+   */
   get invalidCredentials(): boolean {
     return this.respCode === "AUTH";
   }

@@ -1,6 +1,19 @@
 import { ProtocolError } from "../tls/errors.ts";
 
-/** `STAT`: how many messages the maildrop holds and their total size. */
+/**
+ * `STAT`: how many messages the maildrop holds and their total size.
+ *
+ * @example
+ * ```ts ignore
+ * import { Pop3Client, type Pop3Stat } from "@mailwire/mailwire/pop3";
+ * const client = await Pop3Client.connect({
+ *   hostname: "pop.example.com",
+ *   auth: { username: "me@example.com", password: "secret" },
+ * });
+ * const { count, size }: Pop3Stat = await client.stat();
+ * console.log(`${count} messages, ${size} octets`);
+ * ```
+ */
 export interface Pop3Stat {
   /** Number of messages (those marked deleted are not counted). */
   count: number;
@@ -8,7 +21,20 @@ export interface Pop3Stat {
   size: number;
 }
 
-/** One scan listing (`LIST`): a message number and its size in octets. */
+/**
+ * One scan listing (`LIST`): a message number and its size in octets.
+ *
+ * @example
+ * ```ts ignore
+ * import { Pop3Client, type Pop3ScanListing } from "@mailwire/mailwire/pop3";
+ * const client = await Pop3Client.connect({
+ *   hostname: "pop.example.com",
+ *   auth: { username: "me@example.com", password: "secret" },
+ * });
+ * const listing: Pop3ScanListing[] = await client.list();
+ * const big = listing.filter((m) => m.size > 10_000_000).map((m) => m.id);
+ * ```
+ */
 export interface Pop3ScanListing {
   /** Message number (1-based, stable for the session). */
   id: number;
@@ -16,7 +42,20 @@ export interface Pop3ScanListing {
   size: number;
 }
 
-/** One unique-id listing (`UIDL`): a message number and its unique id. */
+/**
+ * One unique-id listing (`UIDL`): a message number and its unique id.
+ *
+ * @example
+ * ```ts ignore
+ * import { Pop3Client, type Pop3UidListing } from "@mailwire/mailwire/pop3";
+ * const client = await Pop3Client.connect({
+ *   hostname: "pop.example.com",
+ *   auth: { username: "me@example.com", password: "secret" },
+ * });
+ * const { id, uid }: Pop3UidListing = await client.uidl(1);
+ * console.log(id, uid); // 1 "whqtswO00WBw418f9t5JxYwZ"
+ * ```
+ */
 export interface Pop3UidListing {
   /** Message number (1-based, stable for the session). */
   id: number;
@@ -24,7 +63,21 @@ export interface Pop3UidListing {
   uid: string;
 }
 
-/** A message of {@linkcode Pop3Client.listing}: number, unique id and size. */
+/**
+ * A message of {@linkcode Pop3Client.listing}: number, unique id and size.
+ *
+ * @example
+ * ```ts ignore
+ * import { Pop3Client, type Pop3MessageListing } from "@mailwire/mailwire/pop3";
+ * const client = await Pop3Client.connect({
+ *   hostname: "pop.example.com",
+ *   auth: { username: "me@example.com", password: "secret" },
+ * });
+ * const seen = new Set<string>(); // uids fetched in earlier sessions
+ * const fresh: Pop3MessageListing[] = (await client.listing()).filter((m) => !seen.has(m.uid));
+ * for (const { id } of fresh) await client.retr(id);
+ * ```
+ */
 export interface Pop3MessageListing {
   /** Message number (1-based, stable for the session). */
   id: number;

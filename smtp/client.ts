@@ -45,16 +45,52 @@ import {
  * - `"opportunistic"`: STARTTLS when offered, else stay in clear (relaying
  *   to an MX); credentials are still never sent in clear.
  * - `"none"`: never TLS (explicit opt-in; AUTH then needs `allowInsecureAuth`).
+ *
+ * @example SMTPS (implicit TLS) on port 465
+ * ```ts
+ * import { SmtpClient, type SmtpTlsMode } from "@mailwire/mailwire/smtp";
+ * const tls: SmtpTlsMode = "implicit";
+ * const client = new SmtpClient({ hostname: "smtp.example.com", port: 465, tls });
+ * console.log(client.connected); // false: call connect() next
+ * ```
  */
 export type SmtpTlsMode = "starttls" | "implicit" | "opportunistic" | "none";
 
-/** Credentials for automatic login during {@linkcode SmtpClient.connect}. */
+/**
+ * Credentials for automatic login during {@linkcode SmtpClient.connect}.
+ *
+ * @example
+ * ```ts
+ * import type { SmtpAuthOptions } from "@mailwire/mailwire/smtp";
+ * const auth: SmtpAuthOptions = {
+ *   username: "me@example.com",
+ *   password: "app-password",
+ *   mechanism: "LOGIN", // instead of the strongest offered
+ * };
+ * console.log(auth.mechanism); // "LOGIN"
+ * ```
+ */
 export interface SmtpAuthOptions extends Credentials {
   /** Force a mechanism (e.g. `"LOGIN"`); default: the strongest offered. */
   mechanism?: string;
 }
 
-/** Options of {@linkcode SmtpClient}. */
+/**
+ * Options of {@linkcode SmtpClient}.
+ *
+ * @example
+ * ```ts
+ * import { consoleLogger, SmtpClient, type SmtpClientOptions } from "@mailwire/mailwire/smtp";
+ * const options: SmtpClientOptions = {
+ *   hostname: "smtp.example.com",
+ *   port: 587, // STARTTLS: the default tls mode off port 465
+ *   timeout: 30_000,
+ *   logger: consoleLogger, // print the transcript, secrets redacted
+ * };
+ * const client = new SmtpClient(options); // connect() next
+ * console.log(client.connected); // false
+ * ```
+ */
 export interface SmtpClientOptions extends TlsOptions {
   /** Server host name or address. Default `"localhost"`. */
   hostname?: string;
@@ -92,7 +128,17 @@ export interface SmtpClientOptions extends TlsOptions {
   maxReplyBytes?: number;
 }
 
-/** Per-call deadline and cancellation. */
+/**
+ * Per-call deadline and cancellation.
+ *
+ * @example A 5-second deadline for one call
+ * ```ts ignore
+ * import { SmtpClient } from "@mailwire/mailwire/smtp";
+ * const client = await SmtpClient.connect({ hostname: "smtp.example.com" });
+ * const controller = new AbortController();
+ * await client.noop({ timeout: 5_000, signal: controller.signal });
+ * ```
+ */
 export interface CallOptions {
   /** Aborts this call (and closes the connection). */
   signal?: AbortSignal;
@@ -100,7 +146,21 @@ export interface CallOptions {
   timeout?: number;
 }
 
-/** Typed MAIL FROM parameters. */
+/**
+ * Typed MAIL FROM parameters.
+ *
+ * @example Ask for bounces with headers only (DSN)
+ * ```ts ignore
+ * import { SmtpClient } from "@mailwire/mailwire/smtp";
+ * const client = await SmtpClient.connect({ hostname: "smtp.example.com" });
+ * await client.sendMail({
+ *   from: "me@example.com",
+ *   to: "you@example.com",
+ *   data: "Subject: hi\r\n\r\nHello\r\n",
+ *   mailOptions: { ret: "HDRS", envid: "order-42" }, // needs DSN
+ * });
+ * ```
+ */
 export interface MailOptions {
   /** Declared size (SIZE=); set automatically for in-memory messages when offered. */
   size?: number;
@@ -118,7 +178,21 @@ export interface MailOptions {
   params?: string[];
 }
 
-/** Typed RCPT TO parameters. */
+/**
+ * Typed RCPT TO parameters.
+ *
+ * @example Delivery status notifications for one recipient
+ * ```ts ignore
+ * import { SmtpClient } from "@mailwire/mailwire/smtp";
+ * const client = await SmtpClient.connect({ hostname: "smtp.example.com" });
+ * await client.mail("me@example.com");
+ * const reply = await client.rcpt("you@example.com", {
+ *   notify: ["FAILURE", "DELAY"], // needs DSN
+ *   orcpt: "you@example.com",
+ * });
+ * console.log(reply.code); // 250
+ * ```
+ */
 export interface RcptOptions {
   /** DSN NOTIFY=. */
   notify?: "NEVER" | Array<"SUCCESS" | "FAILURE" | "DELAY">;
@@ -128,13 +202,53 @@ export interface RcptOptions {
   params?: string[];
 }
 
-/** A recipient: an address, or an address with its own RCPT options. */
+/**
+ * A recipient: an address, or an address with its own RCPT options.
+ *
+ * @example
+ * ```ts
+ * import type { Recipient } from "@mailwire/mailwire/smtp";
+ * const to: Recipient[] = [
+ *   "you@example.com",
+ *   { address: "boss@example.com", notify: "NEVER" },
+ * ];
+ * console.log(to.length); // 2
+ * ```
+ */
 export type Recipient = string | ({ address: string } & RcptOptions);
 
-/** Message content: text (sent as UTF-8), bytes, or a stream of bytes. */
+/**
+ * Message content: text (sent as UTF-8), bytes, or a stream of bytes.
+ *
+ * @example Stream a message from a file in Deno
+ * ```ts ignore
+ * import { SmtpClient } from "@mailwire/mailwire/smtp";
+ * const client = await SmtpClient.connect({ hostname: "smtp.example.com" });
+ * const file = await Deno.open("message.eml");
+ * await client.sendMail({
+ *   from: "me@example.com",
+ *   to: "you@example.com",
+ *   data: file.readable, // streamed, never held in memory whole
+ * });
+ * ```
+ */
 export type MessageData = string | Uint8Array | ReadableStream<Uint8Array>;
 
-/** Options of {@linkcode SmtpClient.sendMail}. */
+/**
+ * Options of {@linkcode SmtpClient.sendMail}.
+ *
+ * @example
+ * ```ts
+ * import type { SendMailOptions } from "@mailwire/mailwire/smtp";
+ * const bounce: SendMailOptions = {
+ *   from: "", // the null sender <>
+ *   to: "sender@example.com",
+ *   data: "Subject: undeliverable\r\n\r\nSorry.\r\n",
+ *   timeout: 120_000,
+ * };
+ * console.log(bounce.from === ""); // true
+ * ```
+ */
 export interface SendMailOptions extends CallOptions {
   /** Envelope sender; `""` for the null sender `<>`. */
   from: string;
@@ -148,7 +262,18 @@ export interface SendMailOptions extends CallOptions {
   rcptOptions?: RcptOptions;
 }
 
-/** Options of {@linkcode SmtpClient.sendMessage}. */
+/**
+ * Options of {@linkcode SmtpClient.sendMessage}.
+ *
+ * @example Override the recipients
+ * ```ts ignore
+ * import { SmtpClient } from "@mailwire/mailwire/smtp";
+ * const client = await SmtpClient.connect({ hostname: "smtp.example.com" });
+ * const message = "From: me@example.com\r\nTo: you@example.com\r\n\r\nHi\r\n";
+ * // A copy to the archive only, whatever To/Cc/Bcc say.
+ * await client.sendMessage(message, { to: ["archive@example.com"] });
+ * ```
+ */
 export interface SendMessageOptions extends CallOptions {
   /** Envelope sender instead of the one from the headers. */
   from?: string;
@@ -160,7 +285,22 @@ export interface SendMessageOptions extends CallOptions {
   rcptOptions?: RcptOptions;
 }
 
-/** What a successful send returns. */
+/**
+ * What a successful send returns.
+ *
+ * @example
+ * ```ts ignore
+ * import { SmtpClient } from "@mailwire/mailwire/smtp";
+ * const client = await SmtpClient.connect({ hostname: "smtp.example.com" });
+ * const result = await client.sendMail({
+ *   from: "me@example.com",
+ *   to: ["a@example.com", "b@example.com"],
+ *   data: "Subject: hi\r\n\r\nHello\r\n",
+ * });
+ * console.log(result.reply.code, result.accepted); // 250 ["a@example.com", ...]
+ * for (const [address, reply] of result.refused) console.log(address, reply.code);
+ * ```
+ */
 export interface SendResult {
   /** The server's reply to the end of the data (LMTP: the last recipient's). */
   reply: SmtpReply;
@@ -172,7 +312,19 @@ export interface SendResult {
   deliveries?: Map<string, SmtpReply>;
 }
 
-/** Options of {@linkcode SmtpClient.login}. */
+/**
+ * Options of {@linkcode SmtpClient.login}.
+ *
+ * @example
+ * ```ts ignore
+ * import { SmtpClient } from "@mailwire/mailwire/smtp";
+ * const client = await SmtpClient.connect({ hostname: "smtp.example.com" });
+ * await client.login("me@example.com", "secret", {
+ *   preference: ["PLAIN", "LOGIN"], // never CRAM-MD5
+ *   timeout: 10_000,
+ * });
+ * ```
+ */
 export interface LoginOptions extends CallOptions {
   /** Force a mechanism; default: the strongest the server offers. */
   mechanism?: string;
@@ -228,7 +380,16 @@ export class SmtpClient {
   /** RCPTs accepted since the last mail() (LMTP: replies owed after the data). */
   #rcptAccepted = 0;
 
-  /** Create a client; call {@linkcode SmtpClient.connect} (the method) next. */
+  /**
+   * Create a client; call {@linkcode SmtpClient.connect} (the method) next.
+   *
+   * @example
+   * ```ts
+   * import { SmtpClient } from "@mailwire/mailwire/smtp";
+   * const client = new SmtpClient({ hostname: "smtp.example.com", localName: "me.example.com" });
+   * console.log(client.connected); // false
+   * ```
+   */
   constructor(options: SmtpClientOptions = {}) {
     this.#opts = { ...options };
     this.#lmtp = (options as { [LMTP]?: boolean })[LMTP] === true;
@@ -254,42 +415,119 @@ export class SmtpClient {
     return client;
   }
 
-  /** The server's greeting (smtplib keeps it after `connect`). */
+  /**
+   * The server's greeting (smtplib keeps it after `connect`).
+   *
+   * @example
+   * ```ts ignore
+   * import { SmtpClient } from "@mailwire/mailwire/smtp";
+   * const client = await SmtpClient.connect({ hostname: "smtp.example.com" });
+   * console.log(client.welcome?.code, client.welcome?.text); // 220 "smtp.example.com ESMTP"
+   * ```
+   */
   get welcome(): SmtpReply | undefined {
     return this.#welcome;
   }
 
-  /** Whether the server answered EHLO (smtplib's `does_esmtp`). */
+  /**
+   * Whether the server answered EHLO (smtplib's `does_esmtp`).
+   *
+   * @example
+   * ```ts ignore
+   * import { SmtpClient } from "@mailwire/mailwire/smtp";
+   * const client = await SmtpClient.connect({ hostname: "smtp.example.com" });
+   * console.log(client.esmtp); // true; false after a HELO fallback
+   * ```
+   */
   get esmtp(): boolean {
     return this.#esmtp;
   }
 
-  /** EHLO keywords (upper case) and their parameters (smtplib's `esmtp_features`). */
+  /**
+   * EHLO keywords (upper case) and their parameters (smtplib's `esmtp_features`).
+   *
+   * @example
+   * ```ts ignore
+   * import { SmtpClient } from "@mailwire/mailwire/smtp";
+   * const client = await SmtpClient.connect({ hostname: "smtp.example.com" });
+   * console.log(client.features.get("AUTH")); // e.g. "PLAIN LOGIN"
+   * console.log(client.features.get("SIZE")); // e.g. "35882577"
+   * ```
+   */
   get features(): ReadonlyMap<string, string> {
     return this.#features;
   }
 
-  /** Whether TLS is active. */
+  /**
+   * Whether TLS is active.
+   *
+   * @example
+   * ```ts ignore
+   * import { SmtpClient } from "@mailwire/mailwire/smtp";
+   * const client = await SmtpClient.connect({ hostname: "smtp.example.com" });
+   * console.log(client.secure); // true: the default tls mode is "starttls"
+   * ```
+   */
   get secure(): boolean {
     return this.#ch?.secure ?? false;
   }
 
-  /** Whether login succeeded on this connection. */
+  /**
+   * Whether login succeeded on this connection.
+   *
+   * @example
+   * ```ts ignore
+   * import { SmtpClient } from "@mailwire/mailwire/smtp";
+   * const client = await SmtpClient.connect({ hostname: "smtp.example.com" });
+   * console.log(client.authenticated); // false
+   * await client.login("me@example.com", "secret");
+   * console.log(client.authenticated); // true
+   * ```
+   */
   get authenticated(): boolean {
     return this.#authenticated;
   }
 
-  /** Whether a connection is open. */
+  /**
+   * Whether a connection is open.
+   *
+   * @example
+   * ```ts ignore
+   * import { SmtpClient } from "@mailwire/mailwire/smtp";
+   * const client = await SmtpClient.connect({ hostname: "smtp.example.com" });
+   * console.log(client.connected); // true
+   * await client.quit();
+   * console.log(client.connected); // false
+   * ```
+   */
   get connected(): boolean {
     return this.#ch !== undefined && !this.#ch.closed;
   }
 
-  /** The reply to the last EHLO/HELO/LHLO, if any. */
+  /**
+   * The reply to the last EHLO/HELO/LHLO, if any.
+   *
+   * @example
+   * ```ts ignore
+   * import { SmtpClient } from "@mailwire/mailwire/smtp";
+   * const client = await SmtpClient.connect({ hostname: "smtp.example.com" });
+   * console.log(client.heloReply?.code); // 250: the reply to the last EHLO
+   * ```
+   */
   get heloReply(): SmtpReply | undefined {
     return this.#heloReply;
   }
 
-  /** Whether the server advertised `name` in its EHLO reply (case-insensitive). */
+  /**
+   * Whether the server advertised `name` in its EHLO reply (case-insensitive).
+   *
+   * @example
+   * ```ts ignore
+   * import { SmtpClient } from "@mailwire/mailwire/smtp";
+   * const client = await SmtpClient.connect({ hostname: "smtp.example.com" });
+   * if (!client.hasExtension("smtputf8")) console.log("ASCII addresses only");
+   * ```
+   */
   hasExtension(name: string): boolean {
     return this.#features.has(name.toUpperCase());
   }
@@ -360,6 +598,14 @@ export class SmtpClient {
   /**
    * Open the connection, read the greeting, EHLO (HELO fallback), and set up TLS and login as the
    * options say. On failure the connection is closed.
+   *
+   * @example
+   * ```ts ignore
+   * import { SmtpClient } from "@mailwire/mailwire/smtp";
+   * const client = new SmtpClient({ hostname: "smtp.example.com" });
+   * const greeting = await client.connect({ timeout: 10_000 });
+   * console.log(greeting.code); // 220
+   * ```
    */
   connect(call?: CallOptions): Promise<SmtpReply> {
     return this.#serial(call?.signal, () => this.#connect(call));
@@ -529,6 +775,8 @@ export class SmtpClient {
    *
    * @example
    * ```ts ignore
+   * import { SmtpClient } from "@mailwire/mailwire/smtp";
+   * const client = await SmtpClient.connect({ hostname: "smtp.example.com" });
    * const reply = await client.command("NOOP");
    * console.log(reply.code); // 250
    * ```
@@ -551,7 +799,17 @@ export class SmtpClient {
     return await this.#cmd(line, this.#deadline(call));
   }
 
-  /** Send EHLO (LHLO for LMTP) and record the features. Returns the reply whatever its code. */
+  /**
+   * Send EHLO (LHLO for LMTP) and record the features. Returns the reply whatever its code.
+   *
+   * @example
+   * ```ts ignore
+   * import { SmtpClient } from "@mailwire/mailwire/smtp";
+   * const client = await SmtpClient.connect({ hostname: "smtp.example.com" });
+   * const reply = await client.ehlo("me.example.com");
+   * console.log(reply.code, client.hasExtension("PIPELINING")); // 250 true
+   * ```
+   */
   ehlo(name?: string, call?: CallOptions): Promise<SmtpReply> {
     return this.#serial(call?.signal, () => this.#ehlo(name, call));
   }
@@ -588,7 +846,17 @@ export class SmtpClient {
     return reply;
   }
 
-  /** Send HELO. Returns the reply whatever its code. Not available in LMTP. */
+  /**
+   * Send HELO. Returns the reply whatever its code. Not available in LMTP.
+   *
+   * @example
+   * ```ts ignore
+   * import { SmtpClient } from "@mailwire/mailwire/smtp";
+   * const client = await SmtpClient.connect({ hostname: "smtp.example.com" });
+   * const reply = await client.helo("me.example.com");
+   * console.log(reply.code, client.esmtp); // 250 false
+   * ```
+   */
   helo(name?: string, call?: CallOptions): Promise<SmtpReply> {
     return this.#serial(call?.signal, () => this.#helo(name, call));
   }
@@ -607,6 +875,14 @@ export class SmtpClient {
   /**
    * EHLO, falling back to HELO when the server refuses EHLO, unless already
    * done on this connection. Throws {@linkcode SmtpHeloError} if both fail.
+   *
+   * @example
+   * ```ts ignore
+   * import { SmtpClient } from "@mailwire/mailwire/smtp";
+   * const client = await SmtpClient.connect({ hostname: "smtp.example.com" });
+   * await client.ehloOrHelo(); // nothing sent: connect() already greeted
+   * console.log(client.heloReply?.code); // 250
+   * ```
    */
   ehloOrHelo(call?: CallOptions): Promise<void> {
     return this.#serial(call?.signal, () => this.#ehloOrHelo(call));
@@ -632,6 +908,14 @@ export class SmtpClient {
    * Upgrade to TLS with STARTTLS, then EHLO again (every capability learned
    * in clear is forgotten). Bytes the server sent before the handshake are
    * an injection: the connection is closed and a ProtocolError thrown.
+   *
+   * @example
+   * ```ts ignore
+   * import { SmtpClient } from "@mailwire/mailwire/smtp";
+   * const client = await SmtpClient.connect({ hostname: "smtp.example.com", tls: "none" });
+   * await client.startTls({ servername: "smtp.example.com" });
+   * console.log(client.secure); // true
+   * ```
    */
   startTls(options: TlsOptions = {}, call?: CallOptions): Promise<SmtpReply> {
     return this.#serial(call?.signal, () => this.#startTls(options, call));
@@ -684,6 +968,14 @@ export class SmtpClient {
    * the server offers (CRAM-MD5, PLAIN, LOGIN), or the one given. Refuses
    * to send credentials without TLS unless `allowInsecureAuth` is set. A
    * failure is final: no weaker mechanism is tried with the same secret.
+   *
+   * @example
+   * ```ts ignore
+   * import { SmtpClient } from "@mailwire/mailwire/smtp";
+   * const client = await SmtpClient.connect({ hostname: "smtp.example.com" });
+   * const reply = await client.login("me@example.com", "app-password");
+   * console.log(reply?.code, client.authenticated); // 235 true
+   * ```
    */
   login(
     username: string,
@@ -696,7 +988,17 @@ export class SmtpClient {
     );
   }
 
-  /** Log in with an OAuth 2 access token (XOAUTH2, or OAUTHBEARER). */
+  /**
+   * Log in with an OAuth 2 access token (XOAUTH2, or OAUTHBEARER).
+   *
+   * @example
+   * ```ts ignore
+   * import { SmtpClient } from "@mailwire/mailwire/smtp";
+   * const client = await SmtpClient.connect({ hostname: "smtp.example.com" });
+   * const accessToken = "ya29.a0Af..."; // from your OAuth 2 provider
+   * await client.loginWithToken("me@gmail.com", accessToken);
+   * ```
+   */
   loginWithToken(
     username: string,
     accessToken: string,
@@ -753,6 +1055,16 @@ export class SmtpClient {
   /**
    * Authenticate with any SASL mechanism object (smtplib's `auth`). The
    * transcript shows the mechanism name, never the exchanged data.
+   *
+   * @example
+   * ```ts ignore
+   * import { SmtpClient } from "@mailwire/mailwire/smtp";
+   * import { PlainMechanism } from "@mailwire/mailwire/auth";
+   * const client = await SmtpClient.connect({ hostname: "smtp.example.com" });
+   * const mechanism = new PlainMechanism({ username: "me", password: "secret" });
+   * const reply = await client.auth(mechanism);
+   * console.log(reply?.code); // 235
+   * ```
    */
   auth(
     mechanism: SaslMechanism,
@@ -815,7 +1127,17 @@ export class SmtpClient {
     return last;
   }
 
-  /** VRFY an address (smtplib's `verify`). Returns the reply whatever its code. */
+  /**
+   * VRFY an address (smtplib's `verify`). Returns the reply whatever its code.
+   *
+   * @example
+   * ```ts ignore
+   * import { SmtpClient } from "@mailwire/mailwire/smtp";
+   * const client = await SmtpClient.connect({ hostname: "smtp.example.com" });
+   * const reply = await client.verify("postmaster");
+   * console.log(reply.code); // 250, or 252: cannot verify, will try
+   * ```
+   */
   verify(address: string, call?: CallOptions): Promise<SmtpReply> {
     return this.#serial(call?.signal, async () => {
       assertSafe(address, "address");
@@ -823,7 +1145,17 @@ export class SmtpClient {
     });
   }
 
-  /** EXPN a mailing list. Returns the reply whatever its code. */
+  /**
+   * EXPN a mailing list. Returns the reply whatever its code.
+   *
+   * @example
+   * ```ts ignore
+   * import { SmtpClient } from "@mailwire/mailwire/smtp";
+   * const client = await SmtpClient.connect({ hostname: "smtp.example.com" });
+   * const reply = await client.expn("staff");
+   * if (reply.code === 250) console.log(reply.lines); // one member per line
+   * ```
+   */
   expn(list: string, call?: CallOptions): Promise<SmtpReply> {
     return this.#serial(call?.signal, async () => {
       assertSafe(list, "list name");
@@ -831,7 +1163,17 @@ export class SmtpClient {
     });
   }
 
-  /** HELP, optionally on a topic. Returns the reply whatever its code. */
+  /**
+   * HELP, optionally on a topic. Returns the reply whatever its code.
+   *
+   * @example
+   * ```ts ignore
+   * import { SmtpClient } from "@mailwire/mailwire/smtp";
+   * const client = await SmtpClient.connect({ hostname: "smtp.example.com" });
+   * const reply = await client.help("MAIL");
+   * console.log(reply.text);
+   * ```
+   */
   help(topic?: string, call?: CallOptions): Promise<SmtpReply> {
     return this.#serial(call?.signal, async () => {
       if (topic !== undefined) assertSafe(topic, "help topic");
@@ -842,7 +1184,17 @@ export class SmtpClient {
     });
   }
 
-  /** NOOP. */
+  /**
+   * NOOP.
+   *
+   * @example
+   * ```ts ignore
+   * import { SmtpClient } from "@mailwire/mailwire/smtp";
+   * const client = await SmtpClient.connect({ hostname: "smtp.example.com" });
+   * const reply = await client.noop();
+   * console.log(reply.code); // 250
+   * ```
+   */
   noop(call?: CallOptions): Promise<SmtpReply> {
     return this.#serial(
       call?.signal,
@@ -850,7 +1202,17 @@ export class SmtpClient {
     );
   }
 
-  /** RSET: abort the current mail transaction. */
+  /**
+   * RSET: abort the current mail transaction.
+   *
+   * @example
+   * ```ts ignore
+   * import { SmtpClient } from "@mailwire/mailwire/smtp";
+   * const client = await SmtpClient.connect({ hostname: "smtp.example.com" });
+   * await client.mail("me@example.com");
+   * await client.rset(); // forget the sender, start over
+   * ```
+   */
   rset(call?: CallOptions): Promise<SmtpReply> {
     return this.#serial(call?.signal, () => {
       this.#rcptAccepted = 0;
@@ -858,7 +1220,17 @@ export class SmtpClient {
     });
   }
 
-  /** MAIL FROM with parameters. Returns the reply whatever its code. */
+  /**
+   * MAIL FROM with parameters. Returns the reply whatever its code.
+   *
+   * @example
+   * ```ts ignore
+   * import { SmtpClient } from "@mailwire/mailwire/smtp";
+   * const client = await SmtpClient.connect({ hostname: "smtp.example.com" });
+   * const reply = await client.mail("me@example.com");
+   * if (reply.code !== 250) await client.rset();
+   * ```
+   */
   mail(
     from: string,
     options: MailOptions = {},
@@ -880,7 +1252,18 @@ export class SmtpClient {
     return await this.#cmd(line, this.#deadline(call));
   }
 
-  /** RCPT TO with parameters. Returns the reply whatever its code. */
+  /**
+   * RCPT TO with parameters. Returns the reply whatever its code.
+   *
+   * @example
+   * ```ts ignore
+   * import { SmtpClient } from "@mailwire/mailwire/smtp";
+   * const client = await SmtpClient.connect({ hostname: "smtp.example.com" });
+   * await client.mail("me@example.com");
+   * const reply = await client.rcpt("you@example.com");
+   * console.log(reply.code); // 250, or 251: will forward
+   * ```
+   */
   rcpt(
     to: string,
     options: RcptOptions = {},
@@ -906,6 +1289,16 @@ export class SmtpClient {
    * message is refused. LMTP: one reply is read per recipient accepted by
    * `rcpt()`; any failed delivery is an SmtpDataError (use `sendMail` for
    * per-recipient results).
+   *
+   * @example
+   * ```ts ignore
+   * import { SmtpClient } from "@mailwire/mailwire/smtp";
+   * const client = await SmtpClient.connect({ hostname: "smtp.example.com" });
+   * await client.mail("me@example.com");
+   * await client.rcpt("you@example.com");
+   * const reply = await client.data("Subject: hi\r\n\r\nHello\r\n");
+   * console.log(reply.code); // 250
+   * ```
    */
   data(data: MessageData, call?: CallOptions): Promise<SmtpReply> {
     return this.#serial(call?.signal, () => this.#data(data, call));
@@ -935,6 +1328,18 @@ export class SmtpClient {
    * With `last`, returns the final reply (LMTP: one is read per recipient
    * accepted by `rcpt()`, and the first failed one, else the last, is
    * returned). Returns the reply whatever its code.
+   *
+   * @example
+   * ```ts ignore
+   * import { SmtpClient } from "@mailwire/mailwire/smtp";
+   * const client = await SmtpClient.connect({ hostname: "smtp.example.com" });
+   * const encoder = new TextEncoder();
+   * await client.mail("me@example.com");
+   * await client.rcpt("you@example.com");
+   * await client.bdat(encoder.encode("Subject: hi\r\n\r\n"));
+   * const reply = await client.bdat(encoder.encode("Hello\r\n"), { last: true });
+   * console.log(reply.code); // 250
+   * ```
    */
   bdat(
     chunk: Uint8Array,
@@ -1101,6 +1506,18 @@ export class SmtpClient {
    * (nothing sent) or {@linkcode SmtpDataError}; after a refusal the
    * transaction is reset so the connection stays usable. A connection lost
    * after the end of data is {@linkcode SmtpOutcomeUnknownError}.
+   *
+   * @example
+   * ```ts ignore
+   * import { SmtpClient } from "@mailwire/mailwire/smtp";
+   * const client = await SmtpClient.connect({ hostname: "smtp.example.com" });
+   * const { accepted, refused } = await client.sendMail({
+   *   from: "me@example.com",
+   *   to: ["you@example.com", "them@example.com"],
+   *   data: "From: me@example.com\r\nSubject: hi\r\n\r\nHello\r\n",
+   * });
+   * console.log(accepted, refused.size); // ["you@example.com", "them@example.com"] 0
+   * ```
    */
   sendMail(options: SendMailOptions): Promise<SendResult> {
     return this.#serial(options?.signal, () => this.#sendMail(options));
@@ -1132,6 +1549,17 @@ export class SmtpClient {
    * from `To`, `Cc` and `Bcc`, or from a single `Resent-*` block. `Bcc` and
    * `Resent-Bcc` are removed before sending. SMTPUTF8 is used when an
    * address needs it, and is an error when the server lacks it.
+   *
+   * @example
+   * ```ts ignore
+   * import { SmtpClient } from "@mailwire/mailwire/smtp";
+   * const client = await SmtpClient.connect({ hostname: "smtp.example.com" });
+   * const { accepted } = await client.sendMessage(
+   *   "From: me@example.com\r\nTo: you@example.com\r\nBcc: boss@example.com\r\n" +
+   *     "Subject: hi\r\n\r\nHello\r\n",
+   * );
+   * console.log(accepted); // ["you@example.com", "boss@example.com"]; no Bcc line sent
+   * ```
    */
   sendMessage(
     message: string | Uint8Array,
@@ -1476,7 +1904,17 @@ export class SmtpClient {
     }
   }
 
-  /** Send QUIT, read the reply, close. Never throws for a server that's already gone. */
+  /**
+   * Send QUIT, read the reply, close. Never throws for a server that's already gone.
+   *
+   * @example
+   * ```ts ignore
+   * import { SmtpClient } from "@mailwire/mailwire/smtp";
+   * const client = await SmtpClient.connect({ hostname: "smtp.example.com" });
+   * const reply = await client.quit();
+   * console.log(reply?.code, client.connected); // 221 false
+   * ```
+   */
   quit(call?: CallOptions): Promise<SmtpReply | undefined> {
     return this.#serial(call?.signal, () => this.#quit(call));
   }
@@ -1497,7 +1935,17 @@ export class SmtpClient {
     return reply;
   }
 
-  /** Close the connection without QUIT (smtplib's `close`). Idempotent. */
+  /**
+   * Close the connection without QUIT (smtplib's `close`). Idempotent.
+   *
+   * @example
+   * ```ts ignore
+   * import { SmtpClient } from "@mailwire/mailwire/smtp";
+   * const client = await SmtpClient.connect({ hostname: "smtp.example.com" });
+   * await client.close(); // no QUIT: the server just sees the connection end
+   * console.log(client.connected); // false
+   * ```
+   */
   async close(): Promise<void> {
     const ch = this.#ch;
     if (!ch) return;
@@ -1507,7 +1955,18 @@ export class SmtpClient {
     await ch.close();
   }
 
-  /** `await using` support: QUIT (bounded) if connected, then close. */
+  /**
+   * `await using` support: QUIT (bounded) if connected, then close.
+   *
+   * @example
+   * ```ts ignore
+   * import { SmtpClient } from "@mailwire/mailwire/smtp";
+   * {
+   *   await using client = await SmtpClient.connect({ hostname: "smtp.example.com" });
+   *   await client.noop();
+   * } // QUIT sent (waiting at most 5 s), then closed
+   * ```
+   */
   async [Symbol.asyncDispose](): Promise<void> {
     if (this.connected) {
       const t = this.#timeout;

@@ -2,7 +2,17 @@ import { InvalidInputError } from "../tls/errors.ts";
 import { headerEnd, headerFields } from "../io/headers.ts";
 import { parseAddressList } from "./address.ts";
 
-/** The envelope taken from a message's headers, and the bytes to transmit. */
+/**
+ * The envelope taken from a message's headers, and the bytes to transmit.
+ *
+ * @example
+ * ```ts
+ * import { envelopeFromMessage, type MessageEnvelope } from "@mailwire/mailwire/smtp";
+ * const message = new TextEncoder().encode("From: ann@x.test\r\nTo: bob@x.test\r\n\r\nHi\r\n");
+ * const envelope: MessageEnvelope = envelopeFromMessage(message);
+ * console.log(envelope.from, envelope.to, envelope.international); // "ann@x.test" ["bob@x.test"] false
+ * ```
+ */
 export interface MessageEnvelope {
   /** Envelope sender. */
   from: string;
@@ -20,6 +30,18 @@ export interface MessageEnvelope {
  * one `Resent-*` block (one `Resent-Date`), the `Resent-` fields are used
  * instead; more than one block is an error. `Bcc` and `Resent-Bcc` are
  * removed from the transmitted copy.
+ *
+ * @example
+ * ```ts
+ * import { envelopeFromMessage } from "@mailwire/mailwire/smtp";
+ * const message = new TextEncoder().encode(
+ *   "From: Ann <ann@x.test>\r\nTo: bob@x.test\r\nBcc: eve@x.test\r\n\r\nHi\r\n",
+ * );
+ * const { from, to, parts } = envelopeFromMessage(message);
+ * console.log(from, to); // "ann@x.test" ["bob@x.test", "eve@x.test"]
+ * const sent = parts.map((p) => new TextDecoder().decode(p)).join("");
+ * console.log(sent); // "From: Ann <ann@x.test>\r\nTo: bob@x.test\r\n\r\nHi\r\n"
+ * ```
  */
 export function envelopeFromMessage(
   message: Uint8Array,

@@ -53,24 +53,75 @@ export class SmtpOutcomeUnknownError extends SmtpServerDisconnectedError {}
 export class SmtpResponseError extends SmtpError {
   /** The server's full reply. */
   readonly reply: SmtpReply;
-  /** Create from a message and the server's reply (its text is appended to the message). */
+  /**
+   * Create from a message and the server's reply (its text is appended to the message).
+   *
+   * @example
+   * ```ts
+   * import { SmtpResponseError } from "@mailwire/mailwire/smtp";
+   * const reply = { code: 550, enhancedCode: "5.1.1", lines: ["5.1.1 no such user"], text: "5.1.1 no such user", permanent: true, transient: false };
+   *
+   * const err = new SmtpResponseError("recipient refused", reply);
+   * console.log(err.message); // "recipient refused: 550 5.1.1 no such user"
+   * ```
+   */
   constructor(message: string, reply: SmtpReply, options?: ErrorOptions) {
     super(`${message}: ${reply.code} ${reply.text}`, options);
     this.reply = reply;
   }
-  /** The reply code. */
+  /**
+   * The reply code.
+   *
+   * @example
+   * ```ts
+   * import { SmtpResponseError } from "@mailwire/mailwire/smtp";
+   * const reply = { code: 550, enhancedCode: "5.1.1", lines: ["5.1.1 no such user"], text: "5.1.1 no such user", permanent: true, transient: false };
+   *
+   * console.log(new SmtpResponseError("recipient refused", reply).code); // 550
+   * ```
+   */
   get code(): number {
     return this.reply.code;
   }
-  /** The enhanced status code, e.g. "5.7.8", when the server sent one. */
+  /**
+   * The enhanced status code, e.g. "5.7.8", when the server sent one.
+   *
+   * @example
+   * ```ts
+   * import { SmtpResponseError } from "@mailwire/mailwire/smtp";
+   * const reply = { code: 550, enhancedCode: "5.1.1", lines: ["5.1.1 no such user"], text: "5.1.1 no such user", permanent: true, transient: false };
+   *
+   * console.log(new SmtpResponseError("recipient refused", reply).enhancedCode); // "5.1.1"
+   * ```
+   */
   get enhancedCode(): string | undefined {
     return this.reply.enhancedCode;
   }
-  /** A 5xx reply: retrying as is will fail again. */
+  /**
+   * A 5xx reply: retrying as is will fail again.
+   *
+   * @example
+   * ```ts
+   * import { SmtpResponseError } from "@mailwire/mailwire/smtp";
+   * const reply = { code: 550, enhancedCode: "5.1.1", lines: ["5.1.1 no such user"], text: "5.1.1 no such user", permanent: true, transient: false };
+   *
+   * console.log(new SmtpResponseError("recipient refused", reply).permanent); // true
+   * ```
+   */
   get permanent(): boolean {
     return this.reply.permanent;
   }
-  /** A 4xx reply: retrying later may work. */
+  /**
+   * A 4xx reply: retrying later may work.
+   *
+   * @example
+   * ```ts
+   * import { SmtpResponseError } from "@mailwire/mailwire/smtp";
+   * const reply = { code: 550, enhancedCode: "5.1.1", lines: ["5.1.1 no such user"], text: "5.1.1 no such user", permanent: true, transient: false };
+   *
+   * console.log(new SmtpResponseError("recipient refused", reply).transient); // false
+   * ```
+   */
   get transient(): boolean {
     return this.reply.transient;
   }
@@ -89,7 +140,17 @@ export class SmtpResponseError extends SmtpError {
 export class SmtpSenderRefusedError extends SmtpResponseError {
   /** The refused sender address. */
   readonly sender: string;
-  /** Create for `sender` refused with `reply`. */
+  /**
+   * Create for `sender` refused with `reply`.
+   *
+   * @example
+   * ```ts
+   * import { SmtpSenderRefusedError } from "@mailwire/mailwire/smtp";
+   * const reply = { code: 553, lines: ["bad"], text: "bad", permanent: true, transient: false };
+   * const err = new SmtpSenderRefusedError("me@example.com", reply);
+   * console.log(err.message); // "sender refused: 553 bad"
+   * ```
+   */
   constructor(sender: string, reply: SmtpReply, options?: ErrorOptions) {
     super("sender refused", reply, options);
     this.sender = sender;
@@ -111,7 +172,17 @@ export class SmtpSenderRefusedError extends SmtpResponseError {
 export class SmtpRecipientsRefusedError extends SmtpError {
   /** Each refused recipient with the server's reply. */
   readonly recipients: ReadonlyMap<string, SmtpReply>;
-  /** Create from the refused recipients. */
+  /**
+   * Create from the refused recipients.
+   *
+   * @example
+   * ```ts
+   * import { SmtpRecipientsRefusedError } from "@mailwire/mailwire/smtp";
+   * const reply = { code: 550, lines: ["unknown"], text: "unknown", permanent: true, transient: false };
+   * const err = new SmtpRecipientsRefusedError(new Map([["x@y.test", reply]]));
+   * console.log(err.message); // "all 1 recipient(s) refused: 550 unknown"
+   * ```
+   */
   constructor(
     recipients: ReadonlyMap<string, SmtpReply>,
     options?: ErrorOptions,

@@ -21,7 +21,16 @@ import { LMTP, SmtpClient, type SmtpClientOptions } from "./client.ts";
  * ```
  */
 export class LmtpClient extends SmtpClient {
-  /** Create an LMTP client; call `connect()` next. */
+  /**
+   * Create an LMTP client; call `connect()` next.
+   *
+   * @example
+   * ```ts
+   * import { LmtpClient } from "@mailwire/mailwire/smtp";
+   * const lmtp = new LmtpClient({ path: "/run/dovecot/lmtp" }); // tls: "none" by default
+   * console.log(lmtp.connected); // false: call connect() next
+   * ```
+   */
   constructor(options: SmtpClientOptions = {}) {
     super({ tls: "none", ...options, [LMTP]: true } as SmtpClientOptions);
   }

@@ -17,7 +17,16 @@
  * ```
  */
 export class MailwireError extends Error {
-  /** Create an error with a lowercase message and an optional cause. */
+  /**
+   * Create an error with a lowercase message and an optional cause.
+   *
+   * @example
+   * ```ts
+   * import { MailwireError } from "@mailwire/mailwire/tls";
+   * const err = new MailwireError("connection failed", { cause: new Error("ECONNRESET") });
+   * console.log(err.name, (err.cause as Error).message); // "MailwireError" "ECONNRESET"
+   * ```
+   */
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = new.target.name;
@@ -37,7 +46,16 @@ export class MailwireError extends Error {
 export class TimeoutError extends MailwireError {
   /** The deadline in milliseconds that passed. */
   readonly timeout: number;
-  /** Create a timeout error for a deadline of `timeout` milliseconds. */
+  /**
+   * Create a timeout error for a deadline of `timeout` milliseconds.
+   *
+   * @example
+   * ```ts
+   * import { TimeoutError } from "@mailwire/mailwire/tls";
+   * const err = new TimeoutError("no reply within 5000 ms", 5000);
+   * console.log(err.name, err.timeout); // "TimeoutError" 5000
+   * ```
+   */
   constructor(message: string, timeout: number, options?: ErrorOptions) {
     super(message, options);
     this.timeout = timeout;
