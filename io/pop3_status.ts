@@ -3,7 +3,17 @@ import type { Deadline } from "./deadline.ts";
 import type { LineReader } from "./line_reader.ts";
 import { preview } from "./smtp_reply.ts";
 
-/** A POP3 status line. */
+/**
+ * A POP3 status line.
+ *
+ * @example
+ * ```ts ignore
+ * import { Pop3Client } from "@mailwire/mailwire/pop3";
+ * const client = await Pop3Client.connect({ hostname: "pop.example.com" });
+ * const status = await client.noop();
+ * console.log(status.ok, status.text, status.respCode);
+ * ```
+ */
 export interface Pop3Status {
   /** `+OK` (true) or `-ERR` (false). */
   readonly ok: boolean;

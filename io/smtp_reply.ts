@@ -2,7 +2,17 @@ import { ProtocolError } from "../tls/errors.ts";
 import type { Deadline } from "./deadline.ts";
 import type { LineReader } from "./line_reader.ts";
 
-/** One SMTP reply: a 3-digit code and one or more text lines. */
+/**
+ * One SMTP reply: a 3-digit code and one or more text lines.
+ *
+ * @example
+ * ```ts ignore
+ * import { SmtpClient } from "@mailwire/mailwire/smtp";
+ * const client = await SmtpClient.connect({ hostname: "smtp.example.com" });
+ * const reply = await client.rcpt("nobody@example.com");
+ * if (reply.permanent) console.log(reply.code, reply.enhancedCode, reply.text);
+ * ```
+ */
 export interface SmtpReply {
   /** The reply code, e.g. 250. */
   readonly code: number;
