@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
+import { repoFile } from "./repo.ts";
 
-const read = (name: string) =>
-  JSON.parse(readFileSync(new URL(`../${name}`, import.meta.url), "utf8"));
+const read = (name: string) => JSON.parse(readFileSync(repoFile(name), "utf8"));
 
 test("deno.json and jsr.json agree on name, version and exports", () => {
   const deno = read("deno.json");
@@ -34,7 +34,7 @@ test("package.json has no runtime dependencies", () => {
 test("every exported entry point exists and documents itself as a module", () => {
   const deno = read("deno.json");
   for (const path of Object.values(deno.exports) as string[]) {
-    const text = readFileSync(new URL(`../${path}`, import.meta.url), "utf8");
+    const text = readFileSync(repoFile(path), "utf8");
     assert.match(text, /@module/, `${path} has @module docs`);
   }
 });

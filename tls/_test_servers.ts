@@ -4,10 +4,11 @@ import * as net from "node:net";
 import * as tls from "node:tls";
 import { readFileSync } from "node:fs";
 import type { Conn } from "./conn.ts";
+import { repoFile } from "../tests/repo.ts";
 
 /** A file of `tests/fixtures/`, as text. */
 export function fixture(name: string): string {
-  return readFileSync(new URL(`../tests/fixtures/${name}`, import.meta.url), {
+  return readFileSync(repoFile(`tests/fixtures/${name}`), {
     encoding: "utf8",
   });
 }

@@ -20,7 +20,7 @@
 import net from "node:net";
 import tls from "node:tls";
 import { createHash, createHmac, randomBytes } from "node:crypto";
-import { fstatSync, readFileSync, realpathSync } from "node:fs";
+import { existsSync, fstatSync, readFileSync, realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 export const DEFAULT_USERS = Object.freeze({
@@ -49,8 +49,17 @@ const BASE64 =
 const XTEXT = /^(?:[\x21-\x2a\x2c-\x3c\x3e-\x7e]|\+[0-9A-F]{2})*$/;
 const NON_ASCII = /[\u0080-\uffff]/;
 
+/** A file of tests/fixtures/, found from the sources or from a compiled copy (.tmp/node-dist/). */
 function fixturePath(name) {
-  return fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url));
+  for (let dir = new URL("./", import.meta.url);; dir = new URL("../", dir)) {
+    const file = new URL(`tests/fixtures/${name}`, dir);
+    if (existsSync(file)) return fileURLToPath(file);
+    if (new URL("../", dir).href === dir.href) {
+      throw new Error(
+        `test fixture ${name} not found above ${import.meta.url}`,
+      );
+    }
+  }
 }
 
 function decodeBase64(text) {

@@ -7,8 +7,9 @@ import { Buffer } from "node:buffer";
 import { readFileSync } from "node:fs";
 import net from "node:net";
 import tls from "node:tls";
+import { repoFile } from "../repo.ts";
 
-const fixtures = new URL("../fixtures/", import.meta.url);
+const fixtures = repoFile("tests/fixtures/");
 
 /** PEM of a fixture file (`ca.pem`, `localhost.pem`, ...). */
 export function fixture(name: string): string {

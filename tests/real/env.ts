@@ -6,6 +6,7 @@
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { repoFile } from "../repo.ts";
 
 /** One test user. */
 export interface RealUser {
@@ -34,7 +35,7 @@ export interface RealEnv {
   pop3PlainAuthBeforeTls: boolean;
 }
 
-const file = new URL("../../.tmp/servers/env.json", import.meta.url);
+const file = repoFile(".tmp/servers/env.json");
 
 /** Load the environment or throw with instructions. */
 export function realEnv(): RealEnv {
