@@ -1,4 +1,9 @@
-import type { Conn, TlsOptions } from "../tls/conn.ts";
+import type {
+  Conn,
+  Connector,
+  ConnectTarget,
+  TlsOptions,
+} from "../tls/conn.ts";
 import { ConnectionClosedError, ProtocolError } from "../tls/errors.ts";
 import type { Deadline } from "./deadline.ts";
 import { LineReader } from "./line_reader.ts";
@@ -41,6 +46,29 @@ export class Channel {
     this.abort = () => void this.close();
     this.#reader = new LineReader(conn.readable, this.#maxLine, this.abort);
     this.#writer = new Writer(conn.writable, this.abort);
+  }
+
+  /**
+   * Open a connection with `connector` within `deadline` and wrap it. On
+   * expiry or abort the pending connect is aborted, and a connection that
+   * still arrives later is closed, so nothing leaks.
+   */
+  static async open(
+    connector: Connector,
+    target: ConnectTarget,
+    deadline: Deadline,
+    options: ChannelOptions,
+  ): Promise<Channel> {
+    const ac = new AbortController();
+    const pending = connector(target, ac.signal);
+    const conn = await deadline.race(pending, () => {
+      ac.abort();
+      pending.then((c) => c.close(), () => {});
+    }, "connecting");
+    const ch = new Channel(conn, options);
+    const where = target.path ?? `${target.hostname}:${target.port}`;
+    ch.log("info", `connected to ${where}${conn.secure ? " (tls)" : ""}`);
+    return ch;
   }
 
   /** The line reader. */

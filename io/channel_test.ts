@@ -308,3 +308,40 @@ test("channel: sendCommands with unread server bytes closes with ProtocolError (
   assert.equal(conn.written.length, 1, "only the mid-batch line went out");
   assert.equal(ch.closed, true);
 });
+
+test("channel: open past its deadline aborts the connect and closes a connection that arrives late", async () => {
+  const late = new FakeConn([]);
+  let signal: AbortSignal | undefined;
+  const connector = (_t: unknown, s?: AbortSignal) => {
+    signal = s;
+    return new Promise<Conn>((r) => setTimeout(() => r(late), 150));
+  };
+  await assert.rejects(
+    Channel.open(
+      connector,
+      { hostname: "h", port: 1, tls: "none" },
+      new Deadline(50),
+      {
+        maxLineLength: 100,
+      },
+    ),
+    TimeoutError,
+  );
+  assert.equal(signal?.aborted, true);
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(late.closeCalls, 1);
+});
+
+test("channel: open logs where it connected", async () => {
+  const log: LogEntry[] = [];
+  const ch = await Channel.open(
+    () => Promise.resolve(new FakeConn([], true)),
+    { hostname: "mail.test", port: 465, tls: "implicit" },
+    none,
+    { maxLineLength: 100, logger: (e) => log.push(e) },
+  );
+  assert.deepEqual(log.map((e) => e.text), [
+    "connected to mail.test:465 (tls)",
+  ]);
+  await ch.close();
+});

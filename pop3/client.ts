@@ -18,7 +18,7 @@ import {
   readPop3Status,
 } from "../io/pop3_status.ts";
 import { assertSafe } from "../io/validate.ts";
-import type { Conn, Connector, TlsOptions } from "../tls/conn.ts";
+import type { Connector, TlsOptions } from "../tls/conn.ts";
 import { defaultConnector } from "../tls/connect.ts";
 import {
   AbortedError,
@@ -554,36 +554,27 @@ export class Pop3Client {
     const d = this.#deadline(call);
     const hostname = o.hostname ?? "localhost";
     const port = o.port ?? (mode === "implicit" ? 995 : 110);
-    const connector = o.connector ?? defaultConnector;
-    const ac = new AbortController();
-    const pending = connector({
-      hostname,
-      port,
-      tls: mode === "implicit"
-        ? "implicit"
-        : mode === "none"
-        ? "none"
-        : "starttls-capable",
-      servername: o.servername,
-      caCerts: o.caCerts,
-      allowInvalidCertificates: o.allowInvalidCertificates,
-    }, ac.signal);
-    const conn: Conn = await d.race(pending, () => {
-      ac.abort();
-      pending.then((c) => c.close(), () => {});
-    }, "connecting");
+    const ch = await Channel.open(
+      o.connector ?? defaultConnector,
+      {
+        hostname,
+        port,
+        tls: mode === "implicit"
+          ? "implicit"
+          : mode === "none"
+          ? "none"
+          : "starttls-capable",
+        servername: o.servername,
+        caCerts: o.caCerts,
+        allowInvalidCertificates: o.allowInvalidCertificates,
+      },
+      d,
+      { maxLineLength: o.maxLineLength ?? 8192, logger: o.logger },
+    );
     this.#reset();
-    const ch = new Channel(conn, {
-      maxLineLength: o.maxLineLength ?? 8192,
-      logger: o.logger,
-    });
     this.#ch = ch;
     // The client's signal also aborts while no call runs: it closes.
     o.signal?.addEventListener("abort", this.#onClientAbort);
-    ch.log(
-      "info",
-      `connected to ${hostname}:${port}${ch.secure ? " (tls)" : ""}`,
-    );
     try {
       const greeting = await this.#status(d);
       if (!greeting.ok) {

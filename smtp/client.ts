@@ -13,7 +13,7 @@ import { DotStuffer } from "../io/dot.ts";
 import type { Logger } from "../io/log.ts";
 import { readSmtpReply, type SmtpReply } from "../io/smtp_reply.ts";
 import { assertSafe } from "../io/validate.ts";
-import type { Conn, Connector, TlsOptions } from "../tls/conn.ts";
+import type { Connector, TlsOptions } from "../tls/conn.ts";
 import { defaultConnector } from "../tls/connect.ts";
 import {
   AbortedError,
@@ -619,35 +619,25 @@ export class SmtpClient {
     const hostname = o.hostname ?? "localhost";
     const port = o.port ??
       (this.#lmtp ? 24 : mode === "implicit" ? 465 : 587);
-    const connector = o.connector ?? defaultConnector;
-    const ac = new AbortController();
-    const pending = connector({
-      hostname,
-      port,
-      path: o.path,
-      tls: mode === "implicit"
-        ? "implicit"
-        : mode === "none"
-        ? "none"
-        : "starttls-capable",
-      servername: o.servername,
-      caCerts: o.caCerts,
-      allowInvalidCertificates: o.allowInvalidCertificates,
-    }, ac.signal);
-    let conn: Conn;
-    try {
-      conn = await d.race(pending, () => {
-        ac.abort();
-        pending.then((c) => c.close(), () => {});
-      }, "connecting");
-    } catch (err) {
-      throw err;
-    }
+    const ch = await Channel.open(
+      o.connector ?? defaultConnector,
+      {
+        hostname,
+        port,
+        path: o.path,
+        tls: mode === "implicit"
+          ? "implicit"
+          : mode === "none"
+          ? "none"
+          : "starttls-capable",
+        servername: o.servername,
+        caCerts: o.caCerts,
+        allowInvalidCertificates: o.allowInvalidCertificates,
+      },
+      d,
+      { maxLineLength: o.maxLineLength ?? 8192, logger: o.logger },
+    );
     this.#reset();
-    const ch = new Channel(conn, {
-      maxLineLength: o.maxLineLength ?? 8192,
-      logger: o.logger,
-    });
     this.#ch = ch;
     // The client's signal aborts whatever it is doing, idle included.
     const signal = o.signal;
@@ -656,12 +646,6 @@ export class SmtpClient {
       signal.addEventListener("abort", onAbort, { once: true });
       this.#detach = () => signal.removeEventListener("abort", onAbort);
     }
-    ch.log(
-      "info",
-      `connected to ${o.path ?? `${hostname}:${port}`}${
-        ch.secure ? " (tls)" : ""
-      }`,
-    );
     try {
       const greeting = await this.#read(d);
       this.#welcome = greeting;
