@@ -5,7 +5,7 @@
  */
 
 import { decodeBase64, encodeBase64 } from "./base64.ts";
-import { AuthError } from "./errors.ts";
+import { AuthError } from "../errors.ts";
 import type { SaslMechanism } from "./mechanism.ts";
 
 /**

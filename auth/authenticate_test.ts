@@ -7,7 +7,7 @@ import {
 } from "./authenticate.ts";
 import { encodeBase64 } from "./base64.ts";
 import { CramMd5Mechanism } from "./cram_md5.ts";
-import { AuthError } from "./errors.ts";
+import { AuthError } from "../errors.ts";
 import { LoginMechanism } from "./login.ts";
 import type { SaslMechanism } from "./mechanism.ts";
 import { OAuthBearerMechanism } from "./oauthbearer.ts";

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { AuthError } from "./errors.ts";
+import { AuthError } from "../errors.ts";
 
 const ALPHABET =
   "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

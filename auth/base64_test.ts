@@ -1,7 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { decodeBase64, encodeBase64 } from "./base64.ts";
-import { AuthError } from "./errors.ts";
+import { AuthError } from "../errors.ts";
 
 const text = new TextEncoder();
 

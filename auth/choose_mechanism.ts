@@ -5,7 +5,7 @@
  */
 
 import { createMechanism, findFactory } from "./create_mechanism.ts";
-import { AuthError } from "./errors.ts";
+import { AuthError } from "../errors.ts";
 import type {
   Credentials,
   MechanismFactory,

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { AuthError } from "./errors.ts";
+import { AuthError } from "../errors.ts";
 import { toHex } from "./hex.ts";
 import { hmacMd5 } from "./hmac.ts";
 import type { Credentials, SaslMechanism } from "./mechanism.ts";

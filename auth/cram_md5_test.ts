@@ -1,7 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { CramMd5Mechanism } from "./cram_md5.ts";
-import { AuthError } from "./errors.ts";
+import { AuthError } from "../errors.ts";
 
 const text = new TextEncoder();
 const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);

@@ -5,7 +5,7 @@
  */
 
 import { CramMd5Mechanism } from "./cram_md5.ts";
-import { AuthError } from "./errors.ts";
+import { AuthError } from "../errors.ts";
 import { LoginMechanism } from "./login.ts";
 import type {
   Credentials,

@@ -1,7 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createMechanism, mechanisms } from "./create_mechanism.ts";
-import { AuthError } from "./errors.ts";
+import { AuthError } from "../errors.ts";
 import type { MechanismFactory, SaslMechanism } from "./mechanism.ts";
 
 const password = { username: "tim", password: "secret" };

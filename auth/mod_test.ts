@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as auth from "./mod.ts";
-import { MailwireError } from "../tls/errors.ts";
+import { MailwireError } from "../errors.ts";
 
 test("mod.ts exports the public API", () => {
   assert.deepEqual(Object.keys(auth).sort(), [

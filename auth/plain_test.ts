@@ -1,6 +1,6 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { AuthError } from "./errors.ts";
+import { AuthError } from "../errors.ts";
 import { PlainMechanism } from "./plain.ts";
 
 const decode = (bytes: Uint8Array | null) =>

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { AuthError } from "./errors.ts";
+import { AuthError } from "../errors.ts";
 import type { Credentials, SaslMechanism } from "./mechanism.ts";
 import { validateCredentials } from "./validate_credentials.ts";
 

@@ -1,6 +1,6 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { AuthError } from "./errors.ts";
+import { AuthError } from "../errors.ts";
 import { XOAuth2Mechanism } from "./xoauth2.ts";
 
 const text = new TextEncoder();

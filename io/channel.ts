@@ -4,7 +4,7 @@ import type {
   ConnectTarget,
   TlsOptions,
 } from "../tls/conn.ts";
-import { ConnectionClosedError, ProtocolError } from "../tls/errors.ts";
+import { ConnectionClosedError, ProtocolError } from "../errors.ts";
 import type { Deadline } from "./deadline.ts";
 import { LineReader } from "./line_reader.ts";
 import type { Logger } from "./log.ts";

@@ -11,7 +11,7 @@ import {
   ProtocolError,
   TimeoutError,
   TlsError,
-} from "../tls/errors.ts";
+} from "../errors.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

@@ -2,7 +2,7 @@ import {
   AbortedError,
   type MailwireError,
   TimeoutError,
-} from "../tls/errors.ts";
+} from "../errors.ts";
 
 /** setTimeout takes a signed 32-bit delay; longer ones fire at once. */
 const MAX_TIMER = 2 ** 31 - 1;

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Deadline } from "./deadline.ts";
-import { AbortedError, TimeoutError } from "../tls/errors.ts";
+import { AbortedError, TimeoutError } from "../errors.ts";
 
 /**
  * Track the timers created through the global setTimeout while `body` runs:

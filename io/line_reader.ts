@@ -2,7 +2,7 @@ import {
   ConnectionClosedError,
   MailwireError,
   ProtocolError,
-} from "../tls/errors.ts";
+} from "../errors.ts";
 import type { Deadline } from "./deadline.ts";
 
 const LF = 10;

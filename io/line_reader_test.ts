@@ -8,7 +8,7 @@ import {
   ConnectionClosedError,
   ProtocolError,
   TimeoutError,
-} from "../tls/errors.ts";
+} from "../errors.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

@@ -1,4 +1,4 @@
-import { ProtocolError } from "../tls/errors.ts";
+import { ProtocolError } from "../errors.ts";
 import type { Deadline } from "./deadline.ts";
 import type { LineReader } from "./line_reader.ts";
 import { preview } from "./smtp_reply.ts";

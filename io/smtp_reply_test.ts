@@ -11,7 +11,7 @@ import {
 } from "./smtp_reply.ts";
 import { LineReader } from "./line_reader.ts";
 import { Deadline } from "./deadline.ts";
-import { ConnectionClosedError, ProtocolError } from "../tls/errors.ts";
+import { ConnectionClosedError, ProtocolError } from "../errors.ts";
 
 const enc = new TextEncoder();
 const none = new Deadline(undefined);

@@ -1,4 +1,4 @@
-import { InvalidInputError } from "../tls/errors.ts";
+import { InvalidInputError } from "../errors.ts";
 
 const UNSAFE = /[\r\n\0]/;
 

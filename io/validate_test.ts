@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { assertSafe } from "./validate.ts";
-import { InvalidInputError } from "../tls/errors.ts";
+import { InvalidInputError } from "../errors.ts";
 
 test("validate: plain values pass", () => {
   for (

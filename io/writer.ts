@@ -1,4 +1,4 @@
-import { ConnectionClosedError, MailwireError } from "../tls/errors.ts";
+import { ConnectionClosedError, MailwireError } from "../errors.ts";
 import type { Deadline } from "./deadline.ts";
 
 /** Parts smaller than this are coalesced into one write; larger ones go as they are (no copy). */

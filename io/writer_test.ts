@@ -7,7 +7,7 @@ import {
   AbortedError,
   ConnectionClosedError,
   TimeoutError,
-} from "../tls/errors.ts";
+} from "../errors.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

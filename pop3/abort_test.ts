@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { AbortedError } from "../tls/errors.ts";
+import { AbortedError } from "../errors.ts";
 import { Pop3Client } from "./client.ts";
 import { sleep, startFake } from "./fake_pop3_test.ts";
 

@@ -1,7 +1,7 @@
 import { Deadline } from "../io/deadline.ts";
 import type { LineReader } from "../io/line_reader.ts";
 import { readMultiline } from "../io/pop3_status.ts";
-import { AbortedError } from "../tls/errors.ts";
+import { AbortedError } from "../errors.ts";
 
 const CRLF = new Uint8Array([13, 10]);
 /** Never allocate more than this up front on the server's word ("+OK n octets"). */

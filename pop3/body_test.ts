@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { Deadline } from "../io/deadline.ts";
 import { LineReader } from "../io/line_reader.ts";
-import { AbortedError, ProtocolError, TimeoutError } from "../tls/errors.ts";
+import { AbortedError, ProtocolError, TimeoutError } from "../errors.ts";
 import {
   BodyBuffer,
   messageStream,

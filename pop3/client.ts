@@ -1,7 +1,14 @@
 import { authenticate } from "../auth/authenticate.ts";
 import { chooseMechanism } from "../auth/choose_mechanism.ts";
 import { createMechanism } from "../auth/create_mechanism.ts";
-import { AuthError } from "../auth/errors.ts";
+import {
+  AbortedError,
+  AuthError,
+  ConnectionClosedError,
+  InvalidInputError,
+  MailwireError,
+  ProtocolError,
+} from "../errors.ts";
 import type {
   Credentials,
   MechanismFactory,
@@ -20,13 +27,6 @@ import {
 import { assertSafe } from "../io/validate.ts";
 import type { Connector, TlsOptions } from "../tls/conn.ts";
 import { defaultConnector } from "../tls/connect.ts";
-import {
-  AbortedError,
-  ConnectionClosedError,
-  InvalidInputError,
-  MailwireError,
-  ProtocolError,
-} from "../tls/errors.ts";
 import { apopDigest, findApopTimestamp } from "./apop.ts";
 import { BodyBuffer, messageStream } from "./body.ts";
 import {

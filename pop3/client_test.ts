@@ -1,13 +1,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { AuthError } from "../auth/errors.ts";
-import { XOAuth2Mechanism } from "../auth/xoauth2.ts";
-import type { LogEntry } from "../io/log.ts";
 import {
+  AuthError,
   InvalidInputError,
   ProtocolError,
   TimeoutError,
-} from "../tls/errors.ts";
+} from "../errors.ts";
+import { XOAuth2Mechanism } from "../auth/xoauth2.ts";
+import type { LogEntry } from "../io/log.ts";
 import { fakeServer } from "../tests/fakes/scripted.ts";
 import type { Connector } from "../tls/conn.ts";
 import { defaultConnector } from "../tls/connect.ts";

@@ -1,5 +1,5 @@
 import type { Pop3Status } from "../io/pop3_status.ts";
-import { MailwireError } from "../tls/errors.ts";
+import { MailwireError } from "../errors.ts";
 
 /**
  * Base class of the POP3 errors (poplib's `error_proto`). Connection, TLS,

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { MailwireError } from "../tls/errors.ts";
+import { MailwireError } from "../errors.ts";
 import {
   Pop3AuthenticationError,
   Pop3Error,

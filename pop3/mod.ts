@@ -72,4 +72,5 @@ export type {
   MechanismFactory,
   SaslMechanism,
 } from "../auth/mechanism.ts";
-export { MailwireError } from "../tls/errors.ts";
+// Every error the client throws, so one import catches them all.
+export * from "../errors.ts";

@@ -1,4 +1,4 @@
-import { ProtocolError } from "../tls/errors.ts";
+import { ProtocolError } from "../errors.ts";
 
 /**
  * `STAT`: how many messages the maildrop holds and their total size.

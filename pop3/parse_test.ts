@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ProtocolError } from "../tls/errors.ts";
+import { ProtocolError } from "../errors.ts";
 import {
   addCapability,
   announcedSize,

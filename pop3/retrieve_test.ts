@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { AbortedError, ProtocolError, TimeoutError } from "../tls/errors.ts";
+import { AbortedError, ProtocolError, TimeoutError } from "../errors.ts";
 import { Pop3Client } from "./client.ts";
 import {
   Pop3Error,

@@ -1,7 +1,13 @@
 import { authenticate } from "../auth/authenticate.ts";
 import { chooseMechanism } from "../auth/choose_mechanism.ts";
 import { createMechanism } from "../auth/create_mechanism.ts";
-import { AuthError } from "../auth/errors.ts";
+import {
+  AbortedError,
+  AuthError,
+  ConnectionClosedError,
+  InvalidInputError,
+  MailwireError,
+} from "../errors.ts";
 import type {
   Credentials,
   MechanismFactory,
@@ -15,12 +21,6 @@ import { readSmtpReply, type SmtpReply } from "../io/smtp_reply.ts";
 import { assertSafe } from "../io/validate.ts";
 import type { Connector, TlsOptions } from "../tls/conn.ts";
 import { defaultConnector } from "../tls/connect.ts";
-import {
-  AbortedError,
-  ConnectionClosedError,
-  InvalidInputError,
-  MailwireError,
-} from "../tls/errors.ts";
 import { envelopeFromMessage } from "./envelope.ts";
 import {
   SmtpAuthenticationError,

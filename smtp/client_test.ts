@@ -14,7 +14,7 @@ import {
   SmtpServerDisconnectedError,
 } from "./errors.ts";
 import type { LogEntry } from "../io/log.ts";
-import { InvalidInputError } from "../tls/errors.ts";
+import { InvalidInputError } from "../errors.ts";
 import { fixture } from "../tests/fakes/scripted.ts";
 import {
   after,

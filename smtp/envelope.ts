@@ -1,4 +1,4 @@
-import { InvalidInputError } from "../tls/errors.ts";
+import { InvalidInputError } from "../errors.ts";
 import { headerEnd, headerFields } from "../io/headers.ts";
 import { parseAddressList } from "./address.ts";
 

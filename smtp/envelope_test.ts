@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { envelopeFromMessage } from "./envelope.ts";
-import { InvalidInputError } from "../tls/errors.ts";
+import { InvalidInputError } from "../errors.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

@@ -1,5 +1,5 @@
 import type { SmtpReply } from "../io/smtp_reply.ts";
-import { MailwireError } from "../tls/errors.ts";
+import { MailwireError } from "../errors.ts";
 
 /**
  * Base class of the SMTP errors (smtplib's `SMTPException`).

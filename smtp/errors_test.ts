@@ -14,7 +14,7 @@ import {
   SmtpServerDisconnectedError,
   SmtpServiceClosingError,
 } from "./errors.ts";
-import { MailwireError } from "../tls/errors.ts";
+import { MailwireError } from "../errors.ts";
 import { makeReply } from "../io/smtp_reply.ts";
 
 const r550 = makeReply(550, ["5.1.1 no such user"]);

@@ -47,6 +47,9 @@ export {
 } from "./client.ts";
 export { LmtpClient } from "./lmtp.ts";
 export * from "./errors.ts";
+// Every error the client throws, so one import catches them all.
+export * from "../errors.ts";
+export type { TlsOptions } from "../tls/conn.ts";
 export { parseAddressList } from "./address.ts";
 export { envelopeFromMessage, type MessageEnvelope } from "./envelope.ts";
 export type { SmtpReply } from "../io/smtp_reply.ts";

@@ -11,12 +11,12 @@ import {
   SmtpOutcomeUnknownError,
   SmtpResponseError,
 } from "./errors.ts";
-import { AuthError } from "../auth/errors.ts";
 import {
   AbortedError,
+  AuthError,
   InvalidInputError,
   ProtocolError,
-} from "../tls/errors.ts";
+} from "../errors.ts";
 import { failure, type SmtpFake, smtpFake } from "../tests/fakes/smtp_fake.ts";
 
 function opts(

@@ -14,16 +14,16 @@ import {
   SmtpServerDisconnectedError,
   SmtpServiceClosingError,
 } from "../smtp/errors.ts";
-import { AuthError } from "../auth/errors.ts";
-import { PlainMechanism } from "../auth/plain.ts";
 import {
   AbortedError,
+  AuthError,
   ConnectError,
   InvalidInputError,
   ProtocolError,
   TimeoutError,
   TlsError,
-} from "../tls/errors.ts";
+} from "../errors.ts";
+import { PlainMechanism } from "../auth/plain.ts";
 import type { Conn } from "../tls/conn.ts";
 import { type FakePeer, fakeServer, fixture } from "./fakes/scripted.ts";
 import {

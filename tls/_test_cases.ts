@@ -15,7 +15,7 @@ import {
   MailwireError,
   type ProtocolError,
   TlsError,
-} from "./errors.ts";
+} from "../errors.ts";
 import {
   certs,
   closedPort,

@@ -1,7 +1,7 @@
 // Private helpers shared by the connectors.
 
 import type { ConnectTarget, TlsOptions } from "./conn.ts";
-import { AbortedError } from "./errors.ts";
+import { AbortedError } from "../errors.ts";
 
 /** How long {@linkcode Conn.close} waits for a graceful shutdown before it forces one. */
 export const CLOSE_GRACE_MS = 1000;

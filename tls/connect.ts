@@ -1,5 +1,5 @@
 import type { Conn, Connector, ConnectTarget } from "./conn.ts";
-import { ConnectError } from "./errors.ts";
+import { ConnectError } from "../errors.ts";
 import { abortedError } from "./_util.ts";
 
 /** The globals that tell runtimes apart. @internal */

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { defaultConnector, runtimeOf } from "./connect.ts";
 import * as mod from "./mod.ts";
-import { AbortedError, ConnectError, TlsError } from "./errors.ts";
+import { AbortedError, ConnectError, TlsError } from "../errors.ts";
 import { certs, echo, listen, receive, send } from "./_test_servers.ts";
 
 const onDeno = typeof (globalThis as { Deno?: { connect?: unknown } }).Deno

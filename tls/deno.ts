@@ -11,7 +11,7 @@ import {
   ConnectionClosedError,
   MailwireError,
   TlsError,
-} from "./errors.ts";
+} from "../errors.ts";
 import {
   abortedError,
   attempt,

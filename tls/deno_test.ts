@@ -1,5 +1,5 @@
 import { denoConnector } from "./deno.ts";
-import { TlsError } from "./errors.ts";
+import { TlsError } from "../errors.ts";
 import { connectorCases } from "./_test_cases.ts";
 
 const onDeno = typeof (globalThis as { Deno?: { connect?: unknown } }).Deno

@@ -80,7 +80,16 @@
  * @module
  */
 
-export * from "./errors.ts";
+export {
+  AbortedError,
+  ConnectError,
+  ConnectionClosedError,
+  InvalidInputError,
+  MailwireError,
+  ProtocolError,
+  TimeoutError,
+  TlsError,
+} from "../errors.ts";
 export type { Conn, Connector, ConnectTarget, TlsOptions } from "./conn.ts";
 export { defaultConnector } from "./connect.ts";
 export { denoConnector } from "./deno.ts";

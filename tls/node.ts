@@ -14,7 +14,7 @@ import {
   MailwireError,
   ProtocolError,
   TlsError,
-} from "./errors.ts";
+} from "../errors.ts";
 import {
   abortedError,
   attempt,

@@ -1,5 +1,5 @@
 import { bufferedBytes, nodeConnector } from "./node.ts";
-import { ProtocolError } from "./errors.ts";
+import { ProtocolError } from "../errors.ts";
 import { connectorCases } from "./_test_cases.ts";
 
 const onDeno = typeof (globalThis as { Deno?: { connect?: unknown } }).Deno

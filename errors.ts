@@ -1,6 +1,7 @@
 /**
- * Errors shared by every mailwire client: connection, TLS, deadline, abort
- * and protocol failures. Protocol-specific errors (SMTP, POP3) extend
+ * The error hierarchy shared by every part of mailwire: connection, TLS,
+ * deadline, abort, protocol, input and authentication failures. It belongs
+ * to no transport: `tls/`, `io/`, `auth/` and the clients all import it. Protocol-specific errors (SMTP, POP3) extend
  * {@linkcode MailwireError} too, so one `instanceof` catches everything.
  *
  * @module
@@ -135,3 +136,26 @@ export class ProtocolError extends MailwireError {}
  * ```
  */
 export class InvalidInputError extends MailwireError {}
+
+/**
+ * Authentication failed on the client side: unusable or unsafe credentials,
+ * no acceptable mechanism, credentials refused over a connection without
+ * TLS, or a server that broke the SASL exchange (invalid base64 challenge,
+ * success reported too early, too many challenges).
+ *
+ * A server that simply rejects the credentials (SMTP `535`, POP3 `-ERR`) is
+ * reported by the protocol client's own error instead. Messages never
+ * contain a secret.
+ *
+ * @example Tell authentication failures apart
+ * ```ts
+ * import { AuthError, decodeBase64 } from "@mailwire/mailwire/auth";
+ *
+ * try {
+ *   decodeBase64("not base64!");
+ * } catch (err) {
+ *   console.log(err instanceof AuthError); // true
+ * }
+ * ```
+ */
+export class AuthError extends MailwireError {}
