@@ -97,7 +97,51 @@ export class ConnectError extends MailwireError {}
  * console.log(new TlsError("certificate not trusted").name); // "TlsError"
  * ```
  */
-export class TlsError extends MailwireError {}
+export class TlsError extends MailwireError {
+  /**
+   * What went wrong, when the connector could tell: `"untrusted"` (no
+   * trusted CA signed the certificate: pass the CA in `caCerts`),
+   * `"name-mismatch"` (the certificate is for another name: check
+   * `hostname`/`servername`), `"expired"` (or not yet valid), `"not-tls"`
+   * (the peer answered in clear text: a STARTTLS port reached with implicit
+   * TLS), or `"other"`.
+   */
+  readonly reason: TlsFailure;
+  /**
+   * Create a TLS error; `reason` defaults to `"other"`.
+   *
+   * @example
+   * ```ts
+   * import { TlsError } from "@mailwire/mailwire/tls";
+   * const err = new TlsError("certificate not trusted", { reason: "untrusted" });
+   * console.log(err.reason); // "untrusted"
+   * ```
+   */
+  constructor(
+    message: string,
+    options?: ErrorOptions & { reason?: TlsFailure },
+  ) {
+    super(message, options);
+    this.reason = options?.reason ?? "other";
+  }
+}
+
+/**
+ * Why a TLS handshake failed (see {@linkcode TlsError.reason}).
+ *
+ * @example
+ * ```ts
+ * import type { TlsFailure } from "@mailwire/mailwire/tls";
+ * const reason: TlsFailure = "name-mismatch";
+ * console.log(reason);
+ * ```
+ */
+export type TlsFailure =
+  | "untrusted"
+  | "name-mismatch"
+  | "expired"
+  | "not-tls"
+  | "other";
 
 /**
  * The peer closed the connection (or reset it) while mailwire still expected

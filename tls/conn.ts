@@ -65,6 +65,66 @@ export interface ConnectTarget extends TlsOptions {
   tls: "none" | "implicit" | "starttls-capable";
   /** Unix socket path (LMTP). When set, `hostname`/`port` are not used for the socket. */
   path?: string;
+  /**
+   * Local address to bind before connecting (smtplib's `source_address`),
+   * for multi-homed senders. A connector whose runtime cannot bind one
+   * throws a `ConnectError` naming the runtime; it never ignores it.
+   */
+  localAddress?: string;
+  /** Local port to bind before connecting (with or without `localAddress`). */
+  localPort?: number;
+}
+
+/**
+ * What a completed TLS handshake negotiated, as far as the runtime tells
+ * (Node.js and Bun tell everything; Deno and Workers less: missing fields
+ * are `undefined`).
+ *
+ * @example
+ * ```ts
+ * import type { TlsInfo } from "@mailwire/mailwire/tls";
+ * const info: TlsInfo = { protocol: "TLSv1.3", cipher: "TLS_AES_256_GCM_SHA384" };
+ * console.log(info.protocol, info.peerCertificates?.[0]?.subject); // "TLSv1.3" undefined
+ * ```
+ */
+export interface TlsInfo {
+  /** Protocol version, e.g. `"TLSv1.3"`. */
+  readonly protocol?: string;
+  /** Cipher suite name, e.g. `"TLS_AES_256_GCM_SHA384"`. */
+  readonly cipher?: string;
+  /** ALPN protocol, if one was negotiated. */
+  readonly alpnProtocol?: string;
+  /** The peer's chain, leaf first (as far as the runtime exposes it). */
+  readonly peerCertificates?: readonly CertificateInfo[];
+  /** Whether the chain was verified (false only with `allowInvalidCertificates`). */
+  readonly verified?: boolean;
+  /** Why verification failed, when it failed and that was allowed. */
+  readonly verificationError?: string;
+}
+
+/**
+ * One certificate of a peer's chain.
+ *
+ * @example
+ * ```ts
+ * import type { CertificateInfo } from "@mailwire/mailwire/tls";
+ * const leaf: CertificateInfo = { subject: "CN=mail.example.com", validTo: "2027-03-01T00:00:00.000Z" };
+ * console.log(leaf.subject);
+ * ```
+ */
+export interface CertificateInfo {
+  /** Subject as `CN=...,O=...`. */
+  readonly subject?: string;
+  /** Issuer as `CN=...,O=...`. */
+  readonly issuer?: string;
+  /** DNS names and IP addresses of subjectAltName, e.g. `["DNS:mail.example.com"]`. */
+  readonly subjectAltNames?: readonly string[];
+  /** Start of validity (ISO 8601). */
+  readonly validFrom?: string;
+  /** End of validity (ISO 8601). */
+  readonly validTo?: string;
+  /** SHA-256 fingerprint, hex with colons. */
+  readonly fingerprint256?: string;
 }
 
 /**
@@ -97,6 +157,8 @@ export interface Conn {
   readonly writable: WritableStream<Uint8Array>;
   /** Whether TLS is active (implicit or after an upgrade). */
   readonly secure: boolean;
+  /** What the TLS handshake negotiated, when `secure` (optional for connectors). */
+  readonly tlsInfo?: TlsInfo;
   /**
    * Upgrade to TLS. Resolves with the new connection after a completed,
    * verified handshake; this object is then unusable. Throws

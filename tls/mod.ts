@@ -89,8 +89,16 @@ export {
   ProtocolError,
   TimeoutError,
   TlsError,
+  type TlsFailure,
 } from "../errors.ts";
-export type { Conn, Connector, ConnectTarget, TlsOptions } from "./conn.ts";
+export type {
+  CertificateInfo,
+  Conn,
+  Connector,
+  ConnectTarget,
+  TlsInfo,
+  TlsOptions,
+} from "./conn.ts";
 export { defaultConnector } from "./connect.ts";
 export { denoConnector } from "./deno.ts";
 export { nodeConnector } from "./node.ts";
