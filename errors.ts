@@ -1,8 +1,9 @@
 /**
  * The error hierarchy shared by every part of mailwire: connection, TLS,
  * deadline, abort, protocol, input and authentication failures. It belongs
- * to no transport: `tls/`, `io/`, `auth/` and the clients all import it. Protocol-specific errors (SMTP, POP3) extend
- * {@linkcode MailwireError} too, so one `instanceof` catches everything.
+ * to no transport: `tls/`, `io/`, `auth/` and the clients all import it.
+ * Protocol-specific errors (SMTP, POP3) extend {@linkcode MailwireError} too,
+ * so one `instanceof` catches everything.
  *
  * @module
  */
@@ -18,6 +19,18 @@
  * ```
  */
 export class MailwireError extends Error {
+  /**
+   * The step of the session that failed (`"connect"`, `"greeting"`,
+   * `"ehlo"`, `"starttls"`, `"tls"`, `"auth"`, `"mail"`, `"rcpt"`, `"data"`,
+   * `"capa"`, `"retr"`, ...), set by the client when the error leaves one
+   * of its calls; the message names it too.
+   */
+  phase?: string;
+  /**
+   * The server as `host:port` (or the Unix socket path), set by the client
+   * together with {@linkcode MailwireError.phase}.
+   */
+  server?: string;
   /**
    * Create an error with a lowercase message and an optional cause.
    *

@@ -1,7 +1,10 @@
+// A connection with its line reader and writer: what both protocol clients talk through.
+
 import type {
   Conn,
   Connector,
   ConnectTarget,
+  TlsInfo,
   TlsOptions,
 } from "../tls/conn.ts";
 import { ConnectionClosedError, ProtocolError } from "../errors.ts";
@@ -79,6 +82,11 @@ export class Channel {
   /** Whether TLS is active. */
   get secure(): boolean {
     return this.#conn.secure;
+  }
+
+  /** What the TLS handshake negotiated, when the connector tells. */
+  get tlsInfo(): TlsInfo | undefined {
+    return this.#conn.tlsInfo;
   }
 
   /** Whether the connection was closed (by us, after a failure or a QUIT). */

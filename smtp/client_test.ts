@@ -3,7 +3,9 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { createHmac } from "node:crypto";
 import fc from "fast-check";
-import { SmtpClient, type SmtpClientOptions, xtext } from "./client.ts";
+import { SmtpClient } from "./client.ts";
+import type { SmtpClientOptions } from "./options.ts";
+import { xtext } from "./commands.ts";
 import {
   SmtpDataError,
   SmtpError,

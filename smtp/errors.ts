@@ -36,7 +36,37 @@ export class SmtpServerDisconnectedError extends SmtpError {}
  * console.log(err.name); // "SmtpOutcomeUnknownError"
  * ```
  */
-export class SmtpOutcomeUnknownError extends SmtpServerDisconnectedError {}
+export class SmtpOutcomeUnknownError extends SmtpServerDisconnectedError {
+  /**
+   * The recipients whose outcome is unknown; empty when it is the whole
+   * message (SMTP: one reply for everyone).
+   */
+  readonly recipients: readonly string[];
+  /** Recipients refused before the connection failed (LMTP), with the replies. */
+  readonly refused: ReadonlyMap<string, SmtpReply>;
+  /**
+   * Create from a message; `recipients` and `refused` say who is unknown
+   * and who was refused when only part of a delivery is known (LMTP).
+   *
+   * @example
+   * ```ts
+   * import { SmtpOutcomeUnknownError } from "@mailwire/mailwire/smtp";
+   * const err = new SmtpOutcomeUnknownError("lost after the data", { recipients: ["b@x.test"] });
+   * console.log(err.recipients); // ["b@x.test"]
+   * ```
+   */
+  constructor(
+    message: string,
+    options?: ErrorOptions & {
+      recipients?: readonly string[];
+      refused?: ReadonlyMap<string, SmtpReply>;
+    },
+  ) {
+    super(message, options);
+    this.recipients = options?.recipients ?? [];
+    this.refused = options?.refused ?? new Map();
+  }
+}
 
 /**
  * The server answered with an error reply (smtplib's

@@ -1,23 +1,26 @@
-import { LMTP, SmtpClient, type SmtpClientOptions } from "./client.ts";
+// LmtpClient: SmtpClient speaking the LMTP dialect (RFC 2033; smtplib's LMTP).
+
+import { LMTP, registerDialect } from "./dialect.ts";
+import { SmtpClient } from "./client.ts";
+import type { SmtpClientOptions } from "./options.ts";
 
 /**
  * An LMTP client (RFC 2033; Python's `smtplib.LMTP`): LHLO instead of EHLO,
- * and after the message one reply per accepted recipient, all read in
- * order (smtplib reads only one and desyncs). `sendMail` reports each
- * recipient's delivery in `deliveries`; failed deliveries are in `refused`.
- * Connects over TCP (default port 24) or a unix socket (`path`). TLS is off
- * by default (`tls: "none"`), as LMTP is used on trusted local links.
+ * no HELO, and after the message one reply per accepted recipient, so
+ * {@linkcode SmtpClient.sendMail} reports each delivery (`deliveries`) and
+ * never hides one behind an error. Connects over TCP or a Unix socket
+ * (`path`), in clear by default (`tls: "none"`), as LMTP is used on trusted
+ * local links.
  *
- * @example Deliver to Dovecot over its unix socket
- * ```ts ignore
+ * @example Deliver to Dovecot over its Unix socket
+ * ```ts
  * import { LmtpClient } from "@mailwire/mailwire/smtp";
- * await using lmtp = await LmtpClient.connect({ path: "/run/dovecot/lmtp" });
- * const { deliveries } = await lmtp.sendMail({
- *   from: "me@example.com",
- *   to: ["a@example.com", "b@example.com"],
- *   data: "Subject: hi\r\n\r\nHello\r\n",
- * });
- * console.log(deliveries?.get("a@example.com")?.code); // 250
+ * async function deliver(message: string) {
+ *   await using lmtp = await LmtpClient.connect({ path: "/run/dovecot/lmtp" });
+ *   const result = await lmtp.sendMail({ from: "", to: ["alice", "bob"], data: message });
+ *   for (const [rcpt, reply] of result.deliveries ?? []) console.log(rcpt, reply.code);
+ * }
+ * console.log(typeof deliver); // "function"
  * ```
  */
 export class LmtpClient extends SmtpClient {
@@ -32,17 +35,20 @@ export class LmtpClient extends SmtpClient {
    * ```
    */
   constructor(options: SmtpClientOptions = {}) {
-    super({ tls: "none", ...options, [LMTP]: true } as SmtpClientOptions);
+    super(options);
   }
 
   /**
    * Create an LMTP client and connect.
    *
    * @example
-   * ```ts ignore
+   * ```ts
    * import { LmtpClient } from "@mailwire/mailwire/smtp";
-   * const lmtp = await LmtpClient.connect({ hostname: "127.0.0.1", port: 24 });
-   * await lmtp.quit();
+   * async function open() {
+   *   const lmtp = await LmtpClient.connect({ hostname: "127.0.0.1", port: 24 });
+   *   await lmtp.quit();
+   * }
+   * console.log(typeof open); // "function"
    * ```
    */
   static override async connect(
@@ -53,3 +59,5 @@ export class LmtpClient extends SmtpClient {
     return client;
   }
 }
+
+registerDialect(LmtpClient, LMTP);

@@ -5,7 +5,8 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LmtpClient } from "./lmtp.ts";
-import { SmtpClient, type SmtpClientOptions } from "./client.ts";
+import { SmtpClient } from "./client.ts";
+import type { SmtpClientOptions } from "./options.ts";
 import {
   SmtpDataError,
   SmtpHeloError,
@@ -258,7 +259,7 @@ test("lmtp: with CHUNKING, one reply per recipient after BDAT LAST", async () =>
   );
 });
 
-test("lmtp: connection lost after the first of several delivery replies is SmtpOutcomeUnknownError", async () => {
+test("lmtp: connection lost after the first of several delivery replies: the delivery is reported, the rest unknown", async () => {
   await withLmtp(
     {
       hook: async (line, ctx) => {
@@ -269,7 +270,50 @@ test("lmtp: connection lost after the first of several delivery replies is SmtpO
     },
     {},
     async (client) => {
-      await failure(
+      const res = await client.sendMail({
+        from: "a@x.test",
+        to: ["b@x.test", "c@x.test"],
+        data: MSG,
+      });
+      assert.deepEqual(res.accepted, ["b@x.test"]);
+      assert.deepEqual(res.unknown, ["c@x.test"]);
+      assert.equal(res.refused.size, 0);
+      assert.equal(res.deliveries?.get("b@x.test")?.code, 250);
+      assert.equal(client.connected, false);
+    },
+  );
+});
+
+test("lmtp: 250 for one recipient then 421 for the next: delivered, refused (421), unknown; never an error hiding the delivery", async () => {
+  await withLmtp(
+    {
+      hook: async (line, ctx) => {
+        if (line !== ".") return undefined;
+        await ctx.peer.write("250 2.0.0 one\r\n421 4.3.0 shutting down\r\n");
+        return "close";
+      },
+    },
+    {},
+    async (client) => {
+      const res = await client.sendMail({
+        from: "a@x.test",
+        to: ["b@x.test", "c@x.test", "d@x.test"],
+        data: MSG,
+      });
+      assert.deepEqual(res.accepted, ["b@x.test"]);
+      assert.equal(res.refused.get("c@x.test")?.code, 421);
+      assert.deepEqual(res.unknown, ["d@x.test"]);
+      assert.equal(client.connected, false);
+    },
+  );
+});
+
+test("lmtp: no reply at all after the data is SmtpOutcomeUnknownError naming every recipient", async () => {
+  await withLmtp(
+    { hook: (line) => line === "." ? "close" : undefined },
+    {},
+    async (client) => {
+      const { err } = await failure(
         client.sendMail({
           from: "a@x.test",
           to: ["b@x.test", "c@x.test"],
@@ -277,6 +321,7 @@ test("lmtp: connection lost after the first of several delivery replies is SmtpO
         }),
         SmtpOutcomeUnknownError,
       );
+      assert.deepEqual(err.recipients, ["b@x.test", "c@x.test"]);
       assert.equal(client.connected, false);
     },
   );

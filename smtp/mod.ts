@@ -17,34 +17,39 @@
  * and the transcript (`logger`) never shows a secret.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { SmtpClient } from "@mailwire/mailwire/smtp";
- * await using client = await SmtpClient.connect({
- *   hostname: "smtp.example.com",
- *   auth: { username: "me@example.com", password: "app-password" },
- * });
- * await client.sendMessage(
- *   "From: me@example.com\r\nTo: you@example.com\r\nSubject: hi\r\n\r\nHello\r\n",
- * );
+ * async function send(password: string) {
+ *   await using client = await SmtpClient.connect({
+ *     hostname: "smtp.example.com",
+ *     auth: { username: "me@example.com", password },
+ *   });
+ *   await client.sendMessage(
+ *     "From: me@example.com\r\nTo: you@example.com\r\nSubject: hi\r\n\r\nHello\r\n",
+ *   );
+ * }
+ * console.log(typeof send); // "function"
  * ```
  *
  * @module
  */
-export {
-  type CallOptions,
-  type LoginOptions,
-  type MailOptions,
-  type MessageData,
-  type RcptOptions,
-  type Recipient,
-  type SendMailOptions,
-  type SendMessageOptions,
-  type SendResult,
-  type SmtpAuthOptions,
-  SmtpClient,
-  type SmtpClientOptions,
-  type SmtpTlsMode,
-} from "./client.ts";
+export { SmtpClient } from "./client.ts";
+export type {
+  SmtpAuthOptions,
+  SmtpCallOptions,
+  SmtpClientOptions,
+  SmtpLoginOptions,
+  SmtpTlsMode,
+} from "./options.ts";
+export type {
+  MailOptions,
+  MessageData,
+  RcptOptions,
+  Recipient,
+  SendMailOptions,
+  SendMessageOptions,
+  SendResult,
+} from "./types.ts";
 export { LmtpClient } from "./lmtp.ts";
 export * from "./errors.ts";
 // Every error the client throws, so one import catches them all.

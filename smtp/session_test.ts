@@ -5,7 +5,8 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { SmtpClient, type SmtpClientOptions } from "./client.ts";
+import { SmtpClient } from "./client.ts";
+import type { SmtpClientOptions } from "./options.ts";
 import {
   SmtpNotSupportedError,
   SmtpOutcomeUnknownError,

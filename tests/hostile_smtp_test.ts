@@ -5,7 +5,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { SmtpClient, type SmtpClientOptions } from "../smtp/client.ts";
+import { SmtpClient } from "../smtp/client.ts";
+import type { SmtpClientOptions } from "../smtp/options.ts";
 import {
   SmtpAuthenticationError,
   SmtpConnectError,

@@ -1,0 +1,619 @@
+// SmtpConnection: the state and steps of one SMTP/LMTP session under SmtpClient (greeting, EHLO, STARTTLS, AUTH, replies).
+
+import { chooseMechanism } from "../auth/choose_mechanism.ts";
+import { createMechanism } from "../auth/create_mechanism.ts";
+import type { Credentials, SaslMechanism } from "../auth/mechanism.ts";
+import {
+  AuthError,
+  InvalidInputError,
+  MailwireError,
+  ProtocolError,
+  TimeoutError,
+} from "../errors.ts";
+import { stuffMessage } from "../io/dot.ts";
+import type { Deadline } from "../io/deadline.ts";
+import { checkOptions, type Spec } from "../io/options.ts";
+import { saslExchange } from "../io/sasl.ts";
+import { Session } from "../io/session.ts";
+import { readSmtpReply, type SmtpReply } from "../io/smtp_reply.ts";
+import { assertSafe } from "../io/validate.ts";
+import type { TlsOptions } from "../tls/conn.ts";
+import { defaultConnector } from "../tls/connect.ts";
+import {
+  accepts,
+  checkData,
+  isAscii,
+  mailLine,
+  parseEhlo,
+  rcptLine,
+  type ServerTraits,
+} from "./commands.ts";
+import { envelopeFromMessage } from "./envelope.ts";
+import { type Dialect, dialectOf } from "./dialect.ts";
+import {
+  SmtpAuthenticationError,
+  SmtpConnectError,
+  SmtpDataError,
+  SmtpError,
+  SmtpHeloError,
+  SmtpNotSupportedError,
+  SmtpResponseError,
+  SmtpServerDisconnectedError,
+  SmtpServiceClosingError,
+} from "./errors.ts";
+import {
+  type ResolvedSmtpOptions,
+  resolveSmtpOptions,
+  type SmtpClientOptions,
+  type SmtpLoginOptions,
+} from "./options.ts";
+import {
+  checkTransaction,
+  finalReplies,
+  sendBody,
+  sendTransaction,
+  type Transaction,
+  type Wire,
+} from "./transaction.ts";
+import type {
+  MailOptions,
+  MessageData,
+  RcptOptions,
+  SendMailOptions,
+  SendMessageOptions,
+  SendResult,
+} from "./types.ts";
+
+const encoder = new TextEncoder();
+
+/** Keys of MAIL FROM options. @internal */
+export const MAIL_SPEC: Spec = keys(
+  "size",
+  "body",
+  "smtputf8",
+  "ret",
+  "envid",
+  "requireTls",
+  "params",
+);
+/** Keys of RCPT TO options. @internal */
+export const RCPT_SPEC: Spec = keys("notify", "orcpt", "params");
+
+const CALL = ["signal", "timeout"];
+const SEND_MAIL_SPEC = keys(
+  "from",
+  "to",
+  "data",
+  "mailOptions",
+  "rcptOptions",
+  ...CALL,
+);
+const SEND_MESSAGE_SPEC = keys(
+  "from",
+  "to",
+  "mailOptions",
+  "rcptOptions",
+  ...CALL,
+);
+const BDAT_SPEC = keys("last", ...CALL);
+
+/** A spec that only refuses unknown keys (the values are checked where they are used). @internal */
+export function keys(...names: string[]): Spec {
+  return Object.fromEntries(names.map((n) => [n, () => {}]));
+}
+
+/**
+ * One client's connection state and the protocol steps the public methods
+ * are made of. Each step takes the deadline of the public call it runs in.
+ * @internal
+ */
+export class SmtpConnection {
+  readonly o: ResolvedSmtpOptions;
+  readonly dialect: Dialect;
+  readonly session: Session;
+  readonly wire: Wire;
+  welcome: SmtpReply | undefined;
+  heloReply: SmtpReply | undefined;
+  esmtp = false;
+  features: Map<string, string> = new Map();
+  authenticated = false;
+  /** RCPTs accepted since the last mail() (LMTP: replies owed after the data). */
+  rcptAccepted = 0;
+  /** Whether the last mail() carried SMTPUTF8. */
+  mailSmtpUtf8 = false;
+
+  /** `cls`: the client class being built (it decides the dialect and names the options). */
+  constructor(options: SmtpClientOptions | undefined, cls: { name: string }) {
+    this.dialect = dialectOf(cls);
+    const o = resolveSmtpOptions(options, this.dialect, cls.name);
+    this.o = o;
+    this.session = new Session({
+      protocol: this.dialect.name,
+      target: {
+        hostname: o.hostname,
+        port: o.port,
+        path: o.path,
+        tls: o.tls === "implicit"
+          ? "implicit"
+          : o.tls === "none"
+          ? "none"
+          : "starttls-capable",
+        ...o.tlsOptions,
+        localAddress: o.localAddress,
+        localPort: o.localPort,
+      },
+      connector: o.connector ?? defaultConnector,
+      timeout: o.timeout,
+      connectTimeout: o.connectTimeout,
+      signal: o.signal,
+      logger: o.logger,
+      maxLineLength: o.maxLineLength,
+      tlsMode: o.tls,
+      disconnected: (message, opts) =>
+        new SmtpServerDisconnectedError(message, opts),
+    });
+    this.wire = {
+      session: this.session,
+      dialect: this.dialect,
+      traits: () => this.traits(),
+      pipelining: () => o.pipelining && this.hasExtension("PIPELINING"),
+      chunking: () =>
+        o.chunking && o.pipelining && this.hasExtension("CHUNKING") &&
+        this.hasExtension("PIPELINING"),
+      greet: (d) => this.ehloOrHelo(d),
+      send: (lines, d, extra, log) => this.send(lines, d, extra, log),
+      read: (d, keep421) => this.read(d, keep421),
+      quietly: (line, d) => this.quietly(line, d),
+    };
+  }
+
+  get connected(): boolean {
+    return this.session.connected;
+  }
+
+  get secure(): boolean {
+    return this.session.secure;
+  }
+
+  hasExtension(name: string): boolean {
+    return this.features.has(name.toUpperCase());
+  }
+
+  /** Close without a goodbye and forget what this connection learned. */
+  async close(): Promise<void> {
+    this.forget();
+    await this.session.close();
+  }
+
+  traits(): ServerTraits {
+    return { features: this.features, secure: this.secure };
+  }
+
+  async connect(d: Deadline): Promise<SmtpReply> {
+    if (this.connected) throw new SmtpError("already connected");
+    const s = this.session;
+    const o = this.o;
+    const mode = o.tls;
+    this.reset();
+    await s.open(d);
+    try {
+      s.phase = "greeting";
+      const greeting = await this.greeting(d);
+      this.welcome = greeting;
+      if (greeting.code !== 220) {
+        if (greeting.code === 554) await this.quietly("QUIT", d);
+        throw new SmtpConnectError("server refused the connection", greeting);
+      }
+      await this.ehloOrHelo(d);
+      if (mode === "starttls" || mode === "opportunistic") {
+        if (this.hasExtension("STARTTLS")) {
+          await this.startTls({}, d);
+        } else if (mode === "starttls") {
+          throw new SmtpNotSupportedError(
+            'server does not offer starttls; refusing to continue without tls (tls: "implicit" if the port expects tls from the first byte, "opportunistic" or "none" to allow clear text)',
+          );
+        }
+      }
+      if (o.auth) {
+        const { mechanism, ...credentials } = o.auth;
+        await this.login(credentials, { mechanism }, d);
+      }
+      return greeting;
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+  }
+
+  /** The greeting, with the hints a wrong port or protocol makes certain. */
+  async greeting(d: Deadline): Promise<SmtpReply> {
+    try {
+      return await this.read(d);
+    } catch (err) {
+      if (err instanceof TimeoutError && this.o.tls !== "implicit") {
+        throw new TimeoutError(
+          `${err.message}: the server sent no greeting; if this port expects implicit tls (like 465), set tls: "implicit"`,
+          err.timeout,
+          { cause: err },
+        );
+      }
+      if (err instanceof ProtocolError && /"(\+OK|-ERR)/.test(err.message)) {
+        throw new ProtocolError(
+          `${err.message}: this is a pop3 server; use Pop3Client`,
+          { cause: err },
+        );
+      }
+      throw err;
+    }
+  }
+
+  reset(): void {
+    this.welcome = undefined;
+    this.forget();
+  }
+
+  /** Forget what this connection learned (after a close, or a TLS upgrade). */
+  forget(): void {
+    this.heloReply = undefined;
+    this.esmtp = false;
+    this.features = new Map();
+    this.authenticated = false;
+    this.rcptAccepted = 0;
+    this.mailSmtpUtf8 = false;
+  }
+
+  /** Read one reply and log it; a 421 closes and throws unless `keep421`. */
+  async read(d: Deadline, keep421 = false): Promise<SmtpReply> {
+    const o = this.o;
+    const reply = await this.session.io((ch) =>
+      readSmtpReply(ch.reader, d, {
+        maxLines: o.maxReplyLines,
+        maxBytes: o.maxReplyBytes,
+      }, ch.abort)
+    );
+    const ch = this.session.channel;
+    if (ch.logging) {
+      const last = reply.lines.length - 1;
+      reply.lines.forEach((line, i) =>
+        ch.log("server", `${reply.code}${i === last ? " " : "-"}${line}`)
+      );
+    }
+    if (reply.code === 421 && !keep421) {
+      await this.close();
+      throw new SmtpServiceClosingError(
+        "server is closing the connection",
+        reply,
+      );
+    }
+    return reply;
+  }
+
+  /** Send lines (and extra bytes) in one write; `log` replaces them in the transcript. */
+  send(
+    lines: readonly string[],
+    d: Deadline,
+    extra?: readonly Uint8Array[],
+    log?: readonly string[],
+  ): Promise<void> {
+    return this.session.io((ch) => ch.sendCommands(lines, d, { extra, log }));
+  }
+
+  async cmd(line: string, d: Deadline): Promise<SmtpReply> {
+    await this.send([line], d);
+    return await this.read(d);
+  }
+
+  /** Send a command if connected and ignore the outcome (RSET after a failure, polite QUIT). */
+  async quietly(line: string, d: Deadline): Promise<void> {
+    if (!this.connected) return;
+    try {
+      await this.cmd(line, d);
+    } catch { /* best effort */ }
+  }
+
+  async ehlo(name: string | undefined, d: Deadline): Promise<SmtpReply> {
+    const local = name ?? this.o.localName;
+    assertSafe(local, "local name");
+    this.session.phase = this.dialect.hello.toLowerCase();
+    const reply = await this.cmd(`${this.dialect.hello} ${local}`, d);
+    this.heloReply = reply;
+    this.esmtp = reply.code === 250;
+    this.features = this.esmtp ? parseEhlo(reply) : new Map();
+    return reply;
+  }
+
+  async helo(name: string | undefined, d: Deadline): Promise<SmtpReply> {
+    if (!this.dialect.heloFallback) {
+      throw new SmtpNotSupportedError(`${this.dialect.name} has no helo`);
+    }
+    const local = name ?? this.o.localName;
+    assertSafe(local, "local name");
+    this.session.phase = "helo";
+    const reply = await this.cmd(`HELO ${local}`, d);
+    this.heloReply = reply;
+    this.esmtp = false;
+    this.features = new Map();
+    return reply;
+  }
+
+  async ehloOrHelo(d: Deadline): Promise<void> {
+    const done = this.heloReply;
+    if (done && done.code >= 200 && done.code < 300) return;
+    const ehlo = await this.ehlo(undefined, d);
+    if (ehlo.code >= 200 && ehlo.code < 300) return;
+    if (!this.dialect.heloFallback) {
+      throw new SmtpHeloError(
+        `${this.dialect.hello.toLowerCase()} refused`,
+        ehlo,
+      );
+    }
+    const helo = await this.helo(undefined, d);
+    if (helo.code < 200 || helo.code >= 300) {
+      throw new SmtpHeloError("helo refused", helo);
+    }
+  }
+
+  async startTls(options: TlsOptions, d: Deadline): Promise<SmtpReply> {
+    await this.ehloOrHelo(d);
+    const s = this.session;
+    s.phase = "starttls";
+    if (this.secure) throw new SmtpError("tls is already active");
+    if (!this.hasExtension("STARTTLS")) {
+      throw new SmtpNotSupportedError("server does not offer starttls");
+    }
+    const reply = await this.cmd("STARTTLS", d);
+    if (reply.code !== 220) {
+      await this.close();
+      throw new SmtpNotSupportedError(
+        `server refused starttls: ${reply.code} ${reply.text}`,
+        { cause: new SmtpResponseError("starttls refused", reply) },
+      );
+    }
+    await s.upgrade(options, d);
+    this.forget();
+    await this.ehloOrHelo(d);
+    return reply;
+  }
+
+  async login(
+    credentials: Credentials,
+    options: SmtpLoginOptions,
+    d: Deadline,
+  ): Promise<SmtpReply | undefined> {
+    // Every credential before a byte is sent (EHLO included).
+    for (
+      const key of ["username", "password", "accessToken", "authzid"] as const
+    ) {
+      const value = credentials[key];
+      if (value !== undefined) assertSafe(value, key);
+    }
+    this.insecure();
+    await this.ehloOrHelo(d);
+    this.session.phase = "auth";
+    if (!this.hasExtension("AUTH")) {
+      throw new SmtpNotSupportedError("server does not offer auth");
+    }
+    const offered = (this.features.get("AUTH") ?? "").split(" ").filter(
+      Boolean,
+    );
+    const mechanism = options.mechanism
+      ? createMechanism(options.mechanism, credentials, this.o.mechanisms)
+      : chooseMechanism(offered, credentials, {
+        secure: this.secure,
+        allowInsecureAuth: this.o.allowInsecureAuth,
+        preference: options.preference,
+        custom: this.o.mechanisms,
+      });
+    return await this.auth(mechanism, options, d);
+  }
+
+  /** Refuse credentials over clear text unless allowed (the same words on every client). */
+  insecure(): void {
+    if (!this.secure && !this.o.allowInsecureAuth) {
+      throw new AuthError(
+        "refusing to send credentials without tls; set allowInsecureAuth to allow it",
+      );
+    }
+  }
+
+  async auth(
+    mechanism: SaslMechanism,
+    options: SmtpLoginOptions,
+    d: Deadline,
+  ): Promise<SmtpReply | undefined> {
+    if (this.authenticated) throw new SmtpError("already authenticated");
+    this.insecure();
+    this.session.phase = "auth";
+    let last: SmtpReply | undefined;
+    await saslExchange(this.session, d, mechanism, {
+      read: async (rd) => {
+        const reply = await this.read(rd);
+        last = reply;
+        if (reply.code === 235) return { done: true };
+        if (reply.code === 334) {
+          return { done: false, challenge: reply.lines[0] ?? "" };
+        }
+        throw new SmtpAuthenticationError("authentication failed", reply);
+      },
+      initialResponse: options.initialResponse ?? true,
+      // RFC 4954 §4: an AUTH line with its initial response stays within
+      // 512 octets (with CRLF); longer responses wait for the challenge.
+      maxInitialLine: 510,
+    });
+    this.authenticated = true;
+    return last;
+  }
+
+  /** Replies after the end of data: one, or in LMTP one per accepted RCPT. */
+  repliesOwed(): number {
+    const owed = this.dialect.replyPerRecipient
+      ? Math.max(1, this.rcptAccepted)
+      : 1;
+    this.rcptAccepted = 0;
+    return owed;
+  }
+
+  async transaction(t: Transaction, d: Deadline): Promise<SendResult> {
+    checkTransaction(t);
+    checkOptions(t.mailOptions, MAIL_SPEC, "mailOptions");
+    checkOptions(t.rcptOptions, RCPT_SPEC, "rcptOptions");
+    return await sendTransaction(this.wire, d, t);
+  }
+
+  /** The body of SmtpClient.mail. */
+  async mailStep(
+    from: string,
+    options: MailOptions,
+    d: Deadline,
+  ): Promise<SmtpReply> {
+    checkOptions(options, MAIL_SPEC, "mail options");
+    const line = () => mailLine(from, options, this.traits());
+    line(); // before a byte is sent (EHLO included)
+    await this.ehloOrHelo(d);
+    this.session.phase = "mail";
+    const built = line();
+    this.rcptAccepted = 0;
+    this.mailSmtpUtf8 = built.includes(" SMTPUTF8");
+    return await this.cmd(built, d);
+  }
+
+  /** The body of SmtpClient.rcpt. */
+  async rcptStep(
+    to: string,
+    options: RcptOptions,
+    d: Deadline,
+  ): Promise<SmtpReply> {
+    checkOptions(options, RCPT_SPEC, "rcpt options");
+    const line = rcptLine(
+      { ...options, address: to },
+      {},
+      this.traits(),
+      this.mailSmtpUtf8,
+    );
+    const reply = await this.cmd(line, d);
+    if (accepts(reply)) this.rcptAccepted++;
+    return reply;
+  }
+
+  /** The body of SmtpClient.data. */
+  async dataStep(data: MessageData, d: Deadline): Promise<SmtpReply> {
+    checkData(data);
+    const reply = await this.cmd("DATA", d);
+    if (reply.code !== 354) throw new SmtpDataError("data refused", reply);
+    if (typeof data === "string" || data instanceof Uint8Array) {
+      const bytes = typeof data === "string" ? encoder.encode(data) : data;
+      const parts = stuffMessage(bytes);
+      let size = 0;
+      for (const p of parts) size += p.length;
+      await this.send([], d, parts, [`<${size} bytes of message data>`]);
+    } else {
+      await sendBody(this.wire, d, data);
+    }
+    this.session.phase = "data reply";
+    const replies = await finalReplies(
+      this.wire,
+      d,
+      this.repliesOwed(),
+    );
+    const failed = replies.find((r) => r.code !== 250);
+    if (failed) throw new SmtpDataError("message refused", failed);
+    return replies[replies.length - 1];
+  }
+
+  /** The body of SmtpClient.bdat. */
+  async bdatStep(
+    chunk: Uint8Array,
+    options: { last?: boolean },
+    d: Deadline,
+  ): Promise<SmtpReply> {
+    checkOptions(options, BDAT_SPEC, "bdat options");
+    if (!(chunk instanceof Uint8Array)) {
+      throw new InvalidInputError("a bdat chunk must be a Uint8Array");
+    }
+    if (!this.hasExtension("CHUNKING")) {
+      throw new SmtpNotSupportedError("server does not offer chunking");
+    }
+    const line = `BDAT ${chunk.length}${options.last ? " LAST" : ""}`;
+    await this.send([line], d, [chunk]);
+    if (!options.last) return await this.read(d);
+    this.session.phase = "data reply";
+    const replies = await finalReplies(
+      this.wire,
+      d,
+      this.repliesOwed(),
+    );
+    return replies.find((r) => r.code !== 250) ?? replies[replies.length - 1];
+  }
+
+  /** The body of SmtpClient.sendMail. */
+  sendMail(options: SendMailOptions, d: Deadline): Promise<SendResult> {
+    checkOptions(options, SEND_MAIL_SPEC, "sendMail options");
+    if (options === undefined) {
+      throw new InvalidInputError("sendMail needs { from, to, data }");
+    }
+    const data = options.data;
+    checkData(data);
+    const body = typeof data === "string"
+      ? [encoder.encode(data)]
+      : data instanceof Uint8Array
+      ? [data]
+      : data;
+    return this.transaction({
+      from: options.from,
+      recipients: Array.isArray(options.to) ? options.to : [options.to],
+      body,
+      mailOptions: options.mailOptions,
+      rcptOptions: options.rcptOptions,
+      eightBitHint: typeof data === "string" ? !isAscii(data) : undefined,
+    }, d);
+  }
+
+  /** The body of SmtpClient.sendMessage. */
+  sendMessage(
+    message: string | Uint8Array,
+    options: SendMessageOptions,
+    d: Deadline,
+  ): Promise<SendResult> {
+    checkOptions(options, SEND_MESSAGE_SPEC, "sendMessage options");
+    if (typeof message !== "string" && !(message instanceof Uint8Array)) {
+      throw new InvalidInputError(
+        "the message must be a string or a Uint8Array",
+      );
+    }
+    const bytes = typeof message === "string"
+      ? encoder.encode(message)
+      : message;
+    const env = envelopeFromMessage(bytes, {
+      from: options.from,
+      to: options.to,
+    });
+    const mailOptions = { ...options.mailOptions };
+    if (env.international) mailOptions.smtputf8 = true;
+    return this.transaction({
+      from: env.from,
+      recipients: env.to,
+      body: env.parts,
+      mailOptions,
+      rcptOptions: options.rcptOptions,
+      eightBitHint: typeof message === "string" ? !isAscii(message) : undefined,
+    }, d);
+  }
+
+  /** The body of SmtpClient.quit. */
+  async quit(d: Deadline): Promise<SmtpReply | undefined> {
+    if (!this.connected) {
+      await this.close();
+      return undefined;
+    }
+    let reply: SmtpReply | undefined;
+    try {
+      await this.send(["QUIT"], d);
+      reply = await this.read(d, true);
+    } catch (err) {
+      if (!(err instanceof MailwireError)) throw err;
+    } finally {
+      await this.close();
+    }
+    return reply;
+  }
+}

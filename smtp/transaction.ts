@@ -1,0 +1,423 @@
+// One SMTP/LMTP mail transaction: envelope, DATA or BDAT, the final replies, and what is known when something fails.
+
+import { MailwireError } from "../errors.ts";
+import type { Deadline } from "../io/deadline.ts";
+import { DotStuffer } from "../io/dot.ts";
+import type { Session } from "../io/session.ts";
+import type { SmtpReply } from "../io/smtp_reply.ts";
+import {
+  accepts,
+  isAscii,
+  mailLine,
+  rcptLine,
+  type ServerTraits,
+  validateAddress,
+} from "./commands.ts";
+import type { Dialect } from "./dialect.ts";
+import {
+  SmtpDataError,
+  SmtpOutcomeUnknownError,
+  SmtpRecipientsRefusedError,
+  SmtpResponseError,
+  SmtpSenderRefusedError,
+  SmtpServerDisconnectedError,
+} from "./errors.ts";
+import { InvalidInputError } from "../errors.ts";
+import { assertSafe } from "../io/validate.ts";
+import type {
+  MailOptions,
+  RcptOptions,
+  Recipient,
+  SendResult,
+} from "./types.ts";
+
+/** In-memory bodies over this size wait for the envelope's replies before the data goes out. */
+const TWO_PHASE_LIMIT = 1 << 20;
+
+/** What a transaction needs from its client. @internal */
+export interface Wire {
+  readonly session: Session;
+  readonly dialect: Dialect;
+  /** The server as last greeted. */
+  traits(): ServerTraits;
+  /** PIPELINING offered and not turned off. */
+  pipelining(): boolean;
+  /** CHUNKING (with PIPELINING) offered and not turned off. */
+  chunking(): boolean;
+  /** Greet (EHLO, HELO fallback) unless done. */
+  greet(d: Deadline): Promise<void>;
+  /** Send lines (and extra bytes) in one write; `log` replaces them in the transcript. */
+  send(
+    lines: readonly string[],
+    d: Deadline,
+    extra?: readonly Uint8Array[],
+    log?: readonly string[],
+  ): Promise<void>;
+  /** Read one reply; a 421 closes and throws, unless `keep421`. */
+  read(d: Deadline, keep421?: boolean): Promise<SmtpReply>;
+  /** Send a command when connected, ignoring the outcome (RSET after a refusal). */
+  quietly(line: string, d: Deadline): Promise<void>;
+}
+
+/** One message to send. @internal */
+export interface Transaction {
+  from: string;
+  recipients: Recipient[];
+  /** In-memory parts (not yet encoded), or a stream. */
+  body: Uint8Array[] | ReadableStream<Uint8Array>;
+  mailOptions?: MailOptions;
+  rcptOptions?: RcptOptions;
+  /** Known 8-bit-ness of the body (text given as a string), when cheaper than a scan. */
+  eightBitHint?: boolean;
+}
+
+/** Refuse a transaction's bad input before a byte is sent. @internal */
+export function checkTransaction(t: Transaction): void {
+  if (t.recipients.length === 0) throw new InvalidInputError("no recipients");
+  validateAddress(t.from, "sender", true);
+  for (const p of t.mailOptions?.params ?? []) assertSafe(p, "mail parameter");
+  for (const r of t.recipients) {
+    if (typeof r === "string") validateAddress(r, "recipient", false);
+    else if (r === null || typeof r !== "object") {
+      throw new InvalidInputError(
+        "a recipient must be a string or { address }",
+      );
+    } else validateAddress(r.address, "recipient", false);
+  }
+  for (const r of [t.rcptOptions ?? {}, ...t.recipients]) {
+    if (typeof r === "string") continue;
+    for (const p of r.params ?? []) assertSafe(p, "rcpt parameter");
+  }
+}
+
+/**
+ * Send one message (validated by {@linkcode checkTransaction}) within `d`.
+ * After the final dot every recipient is accounted for: accepted, refused
+ * or (LMTP, connection lost between the per-recipient replies) unknown; a
+ * delivery is never hidden behind an error.
+ */
+export async function sendTransaction(
+  w: Wire,
+  d: Deadline,
+  t: Transaction,
+): Promise<SendResult> {
+  const s = w.session;
+  await w.greet(d);
+  s.phase = "mail";
+  const rcpts = t.recipients.map((r) =>
+    typeof r === "string" ? { address: r } : r
+  );
+  const mailOptions: MailOptions = { ...t.mailOptions };
+  const internationalRecipients = rcpts.some((r) => !isAscii(r.address));
+  const traits = w.traits();
+  const inMemory = Array.isArray(t.body);
+  const useBdat = inMemory && w.chunking();
+  let payload: Uint8Array[] | undefined;
+  let size = 0; // bytes on the wire
+  let messageSize: number | undefined; // RFC 1870: without stuffing and end marker
+  let eightBit: boolean | undefined;
+  if (inMemory) {
+    // One pass: CRLF-normalise (and dot-stuff for DATA), note 8-bit bytes.
+    const enc = new DotStuffer(!useBdat);
+    payload = [];
+    for (const p of t.body as Uint8Array[]) {
+      const out = enc.push(p);
+      if (out.length) payload.push(out);
+    }
+    const tail = enc.end();
+    if (tail.length) payload.push(tail);
+    for (const p of payload) size += p.length;
+    messageSize = useBdat ? size : size - 3 - enc.dotsAdded;
+    if (mailOptions.body === undefined) {
+      eightBit = t.eightBitHint ?? enc.eightBit;
+    }
+  }
+  // Build (and so validate) every line before sending a byte.
+  const mail = mailLine(t.from, mailOptions, traits, {
+    size: messageSize,
+    eightBit,
+    internationalRecipients,
+  });
+  const smtputf8 = mail.includes(" SMTPUTF8");
+  const rcptLines = rcpts.map((r) =>
+    rcptLine(r, t.rcptOptions ?? {}, traits, smtputf8)
+  );
+  const accepted: string[] = [];
+  const refused = new Map<string, SmtpReply>();
+  const sortRcpt = (reply: SmtpReply, i: number) => {
+    if (accepts(reply)) accepted.push(rcpts[i].address);
+    else refused.set(rcpts[i].address, reply);
+  };
+  /** The refusal of a transaction whose envelope failed, after RSET. */
+  const refusal = async (mailReply: SmtpReply) => {
+    await w.quietly("RSET", d);
+    return mailReply.code !== 250
+      ? new SmtpSenderRefusedError(t.from, mailReply)
+      : new SmtpRecipientsRefusedError(refused);
+  };
+  const readEnvelope = async () => {
+    const mailReply = await w.read(d);
+    s.phase = "rcpt";
+    for (let i = 0; i < rcptLines.length; i++) sortRcpt(await w.read(d), i);
+    return mailReply;
+  };
+  const envelopeOk = (m: SmtpReply) => m.code === 250 && accepted.length > 0;
+
+  if (useBdat) {
+    const bdat = `BDAT ${size} LAST`;
+    const bdatLog = `${bdat} <${size} bytes of message data>`;
+    if (size > TWO_PHASE_LIMIT) {
+      // Large: learn the envelope's fate before sending megabytes.
+      await w.send([mail, ...rcptLines], d);
+      const m = await readEnvelope();
+      if (!envelopeOk(m)) throw await refusal(m);
+      s.phase = "bdat";
+      await w.send([bdat], d, payload, [bdatLog]);
+      return await finish(w, d, accepted, refused);
+    }
+    // One write, one round trip: MAIL, RCPTs, BDAT LAST and the message.
+    await w.send([mail, ...rcptLines, bdat], d, payload, [
+      mail,
+      ...rcptLines,
+      bdatLog,
+    ]);
+    let m: SmtpReply;
+    try {
+      m = await readEnvelope();
+    } catch (err) {
+      // The whole message is out; a server that buffers its pipelined
+      // replies may have taken it before the connection was lost.
+      throw await outcomeUnknown(s, err);
+    }
+    if (!envelopeOk(m)) {
+      // The server consumes and refuses the chunk (RFC 3030): read that
+      // reply, but a server hanging up instead doesn't hide the refusal.
+      s.phase = "bdat";
+      try {
+        await w.read(d);
+      } catch (err) {
+        if (!(err instanceof SmtpServerDisconnectedError)) throw err;
+        throw m.code !== 250
+          ? new SmtpSenderRefusedError(t.from, m)
+          : new SmtpRecipientsRefusedError(refused);
+      }
+      throw await refusal(m);
+    }
+    return await finish(w, d, accepted, refused);
+  }
+
+  let dataReply: SmtpReply;
+  if (w.pipelining()) {
+    await w.send([mail, ...rcptLines, "DATA"], d);
+    const m = await readEnvelope();
+    s.phase = "data";
+    try {
+      dataReply = await w.read(d);
+    } catch (err) {
+      // Every recipient refused, then a hang-up instead of the DATA reply:
+      // report what the server said (no data was sent).
+      if (!envelopeOk(m) && err instanceof SmtpServerDisconnectedError) {
+        throw m.code !== 250
+          ? new SmtpSenderRefusedError(t.from, m)
+          : new SmtpRecipientsRefusedError(refused);
+      }
+      throw err;
+    }
+    if (!envelopeOk(m)) {
+      if (dataReply.code === 354) {
+        // A server that accepted DATA without a valid envelope: end it empty.
+        await w.send(["."], d);
+        await w.read(d);
+      }
+      throw await refusal(m);
+    }
+  } else {
+    await w.send([mail], d);
+    const m = await w.read(d);
+    if (m.code !== 250) throw await refusal(m);
+    s.phase = "rcpt";
+    for (let i = 0; i < rcptLines.length; i++) {
+      await w.send([rcptLines[i]], d);
+      sortRcpt(await w.read(d), i);
+    }
+    if (accepted.length === 0) throw await refusal(m);
+    s.phase = "data";
+    await w.send(["DATA"], d);
+    dataReply = await w.read(d);
+  }
+  if (dataReply.code !== 354) {
+    await w.quietly("RSET", d);
+    throw new SmtpDataError("data refused", dataReply);
+  }
+  if (payload) {
+    await w.send([], d, payload, [`<${size} bytes of message data>`]);
+  } else {
+    await sendBody(w, d, t.body as ReadableStream<Uint8Array>);
+  }
+  return await finish(w, d, accepted, refused);
+}
+
+/** Stream a body after a 354: normalised, dot-stuffed and terminated on the fly. @internal */
+export async function sendBody(
+  w: Wire,
+  d: Deadline,
+  data: ReadableStream<Uint8Array>,
+): Promise<void> {
+  const s = w.session;
+  const enc = new DotStuffer(true);
+  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  let total = 0;
+  try {
+    reader = data.getReader();
+    for (;;) {
+      const r = reader;
+      const { done, value } = await d.race(
+        r.read(),
+        () => r.cancel().catch(() => {}),
+        "reading message data",
+      );
+      if (done) break;
+      if (!(value instanceof Uint8Array)) {
+        throw new InvalidInputError(
+          "message stream must yield Uint8Array chunks",
+        );
+      }
+      const out = enc.push(value);
+      total += out.length;
+      if (out.length) {
+        await s.io((ch) => ch.send([out], d, "sending message data"));
+      }
+    }
+  } catch (err) {
+    reader?.cancel(err).catch(() => {});
+    // The server is waiting for the end of data: the session can't be saved.
+    await s.close();
+    throw err;
+  } finally {
+    reader?.releaseLock();
+  }
+  const tail = enc.end();
+  await w.send([], d, [tail], [
+    `<${total + tail.length} bytes of message data>`,
+  ]);
+}
+
+/**
+ * Read the replies after the end of data and account for every accepted
+ * recipient. SMTP: one reply for all; refused → SmtpDataError. LMTP: one
+ * per recipient, in order; a lost connection or a 421 part way leaves the
+ * rest unknown, reported in the result as long as anyone got the message.
+ */
+async function finish(
+  w: Wire,
+  d: Deadline,
+  accepted: string[],
+  refused: Map<string, SmtpReply>,
+): Promise<SendResult> {
+  const s = w.session;
+  s.phase = "data reply";
+  if (!w.dialect.replyPerRecipient) {
+    let reply: SmtpReply;
+    try {
+      reply = await w.read(d);
+    } catch (err) {
+      throw await outcomeUnknown(s, err);
+    }
+    if (reply.code !== 250) {
+      await w.quietly("RSET", d);
+      throw new SmtpDataError("message refused", reply);
+    }
+    return { reply, accepted, refused, unknown: [] };
+  }
+  const replies = await lmtpReplies(w, d, accepted.length);
+  const deliveries = new Map<string, SmtpReply>();
+  const delivered: string[] = [];
+  replies.forEach((r, i) => {
+    deliveries.set(accepted[i], r);
+    if (r.code === 250) delivered.push(accepted[i]);
+    else refused.set(accepted[i], r);
+  });
+  const unknown = accepted.slice(replies.length);
+  if (delivered.length === 0) {
+    if (unknown.length > 0) {
+      throw new SmtpOutcomeUnknownError(
+        `the connection failed before the server answered for ${unknown.length} recipient(s); they may have received the message`,
+        { cause: replies.failure, recipients: unknown, refused },
+      );
+    }
+    throw new SmtpRecipientsRefusedError(refused);
+  }
+  return {
+    reply: replies[replies.length - 1],
+    accepted: delivered,
+    refused,
+    unknown,
+    deliveries,
+  };
+}
+
+/** LMTP's per-recipient replies; stops (closing) at a 421 or a failure, and says why. */
+async function lmtpReplies(
+  w: Wire,
+  d: Deadline,
+  count: number,
+): Promise<SmtpReply[] & { failure?: unknown }> {
+  const replies: SmtpReply[] & { failure?: unknown } = [];
+  for (let i = 0; i < count; i++) {
+    let reply: SmtpReply;
+    try {
+      reply = await w.read(d, true);
+    } catch (err) {
+      if (!(err instanceof MailwireError) || err instanceof SmtpResponseError) {
+        throw err;
+      }
+      await w.session.close();
+      replies.failure = err;
+      return replies;
+    }
+    replies.push(reply);
+    if (reply.code === 421) {
+      await w.session.close();
+      return replies;
+    }
+  }
+  return replies;
+}
+
+/**
+ * Read the replies after a hand-driven end of data (`data()`, `bdat(last)`):
+ * one, or one per accepted recipient in LMTP. A failure is outcome-unknown.
+ * @internal
+ */
+export async function finalReplies(
+  w: Wire,
+  d: Deadline,
+  count: number,
+): Promise<SmtpReply[]> {
+  const replies: SmtpReply[] = [];
+  try {
+    for (let i = 0; i < count; i++) replies.push(await w.read(d));
+  } catch (err) {
+    throw await outcomeUnknown(w.session, err);
+  }
+  return replies;
+}
+
+/**
+ * Any failure other than a server reply once the whole message was sent
+ * (disconnect, timeout, abort, a garbled reply): the server may have
+ * queued the message, so the outcome is unknown.
+ */
+async function outcomeUnknown(s: Session, err: unknown): Promise<unknown> {
+  if (
+    !(err instanceof MailwireError) || err instanceof SmtpResponseError ||
+    err instanceof SmtpOutcomeUnknownError
+  ) {
+    return err;
+  }
+  await s.close();
+  return new SmtpOutcomeUnknownError(
+    "the connection failed after the message was sent; it may have been delivered",
+    { cause: err },
+  );
+}
