@@ -10,6 +10,8 @@ import {
   AbortedError,
   ConnectionClosedError,
   MailwireError,
+  ProtocolError,
+  TimeoutError,
   TlsError,
 } from "../errors.ts";
 import { Channel } from "./channel.ts";
@@ -250,6 +252,61 @@ export class Session {
       return this.#config.disconnected(err.message, { cause: err });
     }
     if (err instanceof MailwireError) void this.close();
+    return err;
+  }
+
+  /**
+   * Open the connection within `d`, then run `steps` (greeting, TLS,
+   * login); if any fails, `cleanup` closes what was opened.
+   */
+  async establish<T>(
+    d: Deadline,
+    steps: () => Promise<T>,
+    cleanup: () => Promise<void>,
+  ): Promise<T> {
+    await this.open(d);
+    try {
+      return await steps();
+    } catch (err) {
+      await cleanup();
+      throw err;
+    }
+  }
+
+  /** Read the greeting with `read` (phase `"greeting"`), failures hinted as {@linkcode Session.greetingError} says. */
+  async greeting<T>(
+    read: () => Promise<T>,
+    hint: { implicitPort: number; looksLike: RegExp; other: string },
+  ): Promise<T> {
+    this.#phase = "greeting";
+    try {
+      return await read();
+    } catch (err) {
+      throw this.greetingError(err, hint);
+    }
+  }
+
+  /**
+   * The greeting's failure, with the hints a wrong port or protocol makes
+   * certain: silence in clear text (an implicit-TLS port waits for a
+   * ClientHello), or a greeting of `other` protocol (`looksLike`).
+   */
+  greetingError(
+    err: unknown,
+    hint: { implicitPort: number; looksLike: RegExp; other: string },
+  ): unknown {
+    if (err instanceof TimeoutError && this.#config.target.tls !== "implicit") {
+      return new TimeoutError(
+        `${err.message}: the server sent no greeting; if this port expects implicit tls (like ${hint.implicitPort}), set tls: "implicit"`,
+        err.timeout,
+        { cause: err },
+      );
+    }
+    if (err instanceof ProtocolError && hint.looksLike.test(err.message)) {
+      return new ProtocolError(`${err.message}: ${hint.other}`, {
+        cause: err,
+      });
+    }
     return err;
   }
 

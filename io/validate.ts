@@ -1,3 +1,6 @@
+// Input checks every client applies before a byte is sent: CR/LF/NUL in arguments and credentials.
+
+import type { Credentials } from "../auth/mechanism.ts";
 import { InvalidInputError } from "../errors.ts";
 
 const UNSAFE = /[\r\n\0]/;
@@ -15,5 +18,18 @@ export function assertSafe(value: string, what: string): void {
     throw new InvalidInputError(
       `${what} contains a cr, lf or nul character`,
     );
+  }
+}
+
+/**
+ * Check every credential field (username, password, access token, authzid)
+ * before the first byte of a login: each given one must be a string
+ * without CR, LF or NUL. Never echoes a value.
+ */
+export function assertCredentials(credentials: Credentials): void {
+  assertSafe(credentials.username, "username");
+  for (const key of ["password", "accessToken", "authzid"] as const) {
+    const value = credentials[key];
+    if (value !== undefined) assertSafe(value, key);
   }
 }

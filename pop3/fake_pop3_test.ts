@@ -11,7 +11,7 @@ import {
   fakeServer,
   fixture,
 } from "../tests/fakes/scripted.ts";
-import type { Pop3ClientOptions } from "./client.ts";
+import type { Pop3ClientOptions } from "./options.ts";
 
 /** A reply: text to write, `null` to hang up, `undefined` for the default handling. */
 export type Reply = string | Uint8Array | null | undefined;

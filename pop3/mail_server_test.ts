@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { startMailServer } from "../tests/fakes/mail_server.mjs";
 import type { LogEntry } from "../io/log.ts";
-import { Pop3Client, type Pop3ClientOptions } from "./client.ts";
+import { Pop3Client } from "./client.ts";
+import type { Pop3ClientOptions } from "./options.ts";
 import { Pop3AuthenticationError } from "./errors.ts";
 import { CA } from "./fake_pop3_test.ts";
 

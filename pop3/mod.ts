@@ -24,31 +24,33 @@
  * AbortSignal, and the transcript (`logger`) never shows a secret.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { Pop3Client } from "@mailwire/mailwire/pop3";
- * await using client = await Pop3Client.connect({
- *   hostname: "pop.example.com",
- *   auth: { username: "me@example.com", password: "app-password" },
- * });
- * for (const { id, uid, size } of await client.listing()) {
- *   const raw = await client.retr(id);
- *   console.log(uid, size, raw.length);
+ * async function dump(password: string) {
+ *   await using client = await Pop3Client.connect({
+ *     hostname: "pop.example.com",
+ *     auth: { username: "me@example.com", password },
+ *   });
+ *   for (const { id, uid, size } of await client.listing()) {
+ *     const raw = await client.retr(id);
+ *     console.log(uid, size, raw.length);
+ *   }
+ *   await client.quit();
  * }
- * await client.quit();
+ * console.log(typeof dump); // "function"
  * ```
  *
  * @module
  */
-export {
-  type Pop3AuthOptions,
-  type Pop3CallOptions,
-  Pop3Client,
-  type Pop3ClientOptions,
-  type Pop3LoginOptions,
-  type Pop3PipelineCommand,
-  type Pop3PipelineReply,
-  type Pop3TlsMode,
-} from "./client.ts";
+export { Pop3Client } from "./client.ts";
+export type {
+  Pop3AuthOptions,
+  Pop3CallOptions,
+  Pop3ClientOptions,
+  Pop3LoginOptions,
+  Pop3TlsMode,
+} from "./options.ts";
+export type { Pop3PipelineCommand, Pop3PipelineReply } from "./types.ts";
 export * from "./errors.ts";
 export { apopDigest } from "./apop.ts";
 export type {
@@ -58,19 +60,6 @@ export type {
   Pop3UidListing,
 } from "./parse.ts";
 export type { Pop3Status } from "../io/pop3_status.ts";
-// Types the client's signatures use, so this entry point is self-contained.
-export type { LogEntry, Logger } from "../io/log.ts";
-export { consoleLogger } from "../io/log.ts";
-export type {
-  Conn,
-  Connector,
-  ConnectTarget,
-  TlsOptions,
-} from "../tls/conn.ts";
-export type {
-  Credentials,
-  MechanismFactory,
-  SaslMechanism,
-} from "../auth/mechanism.ts";
-// Every error the client throws, so one import catches them all.
-export * from "../errors.ts";
+// The errors the client throws and the types its signatures use, so this
+// entry point is self-contained.
+export * from "../io/client_exports.ts";

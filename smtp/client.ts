@@ -1,6 +1,6 @@
 // SmtpClient: smtplib's SMTP on Web streams; the public face of an SmtpConnection (LmtpClient is its LMTP dialect).
 
-import type { SaslMechanism } from "../auth/mechanism.ts";
+import type { Credentials, SaslMechanism } from "../auth/mechanism.ts";
 import { checkOptions } from "../io/options.ts";
 import type { SmtpReply } from "../io/smtp_reply.ts";
 import { assertSafe } from "../io/validate.ts";
@@ -35,9 +35,7 @@ const TLS_SPEC = keys("servername", "caCerts", "allowInvalidCertificates");
  *
  * @example Send a message over STARTTLS with AUTH
  * ```ts
- * import {
-  SmtpClient,
-} from "@mailwire/mailwire/smtp";
+ * import { SmtpClient } from "@mailwire/mailwire/smtp";
  * async function send(password: string) {
  *   await using client = await SmtpClient.connect({
  *     hostname: "smtp.example.com",
@@ -64,9 +62,7 @@ export class SmtpClient {
    *
    * @example
    * ```ts
-   * import {
-  SmtpClient,
-} from "@mailwire/mailwire/smtp";
+   * import { SmtpClient } from "@mailwire/mailwire/smtp";
    * const client = new SmtpClient({ hostname: "smtp.example.com", localName: "me.example.com" });
    * console.log(client.connected); // false
    * ```
@@ -82,9 +78,7 @@ export class SmtpClient {
    *
    * @example
    * ```ts
-   * import {
-  SmtpClient,
-} from "@mailwire/mailwire/smtp";
+   * import { SmtpClient } from "@mailwire/mailwire/smtp";
    * async function check() {
    *   const client = await SmtpClient.connect({ hostname: "localhost", port: 587 });
    *   await client.quit();
@@ -119,9 +113,7 @@ export class SmtpClient {
    *
    * @example
    * ```ts
-   * import {
-  SmtpClient,
-} from "@mailwire/mailwire/smtp";
+   * import { SmtpClient } from "@mailwire/mailwire/smtp";
    * const client = new SmtpClient({ hostname: "smtp.example.com" });
    * console.log(client.esmtp); // false until connected; false after a HELO fallback
    * ```
@@ -152,9 +144,7 @@ export class SmtpClient {
    *
    * @example
    * ```ts
-   * import {
-  SmtpClient,
-} from "@mailwire/mailwire/smtp";
+   * import { SmtpClient } from "@mailwire/mailwire/smtp";
    * const client = new SmtpClient({ hostname: "smtp.example.com" });
    * console.log(client.secure); // false until connected (then true: "starttls" is the default)
    * ```
@@ -186,9 +176,7 @@ export class SmtpClient {
    *
    * @example
    * ```ts
-   * import {
-  SmtpClient,
-} from "@mailwire/mailwire/smtp";
+   * import { SmtpClient } from "@mailwire/mailwire/smtp";
    * const client = new SmtpClient({ hostname: "smtp.example.com" });
    * console.log(client.authenticated); // false
    * ```
@@ -202,9 +190,7 @@ export class SmtpClient {
    *
    * @example
    * ```ts
-   * import {
-  SmtpClient,
-} from "@mailwire/mailwire/smtp";
+   * import { SmtpClient } from "@mailwire/mailwire/smtp";
    * const client = new SmtpClient({ hostname: "smtp.example.com" });
    * console.log(client.connected); // false
    * ```
@@ -234,9 +220,7 @@ export class SmtpClient {
    *
    * @example
    * ```ts
-   * import {
-  SmtpClient,
-} from "@mailwire/mailwire/smtp";
+   * import { SmtpClient } from "@mailwire/mailwire/smtp";
    * const client = new SmtpClient({ hostname: "smtp.example.com" });
    * console.log(client.hasExtension("smtputf8")); // false until connected
    * ```
@@ -253,9 +237,7 @@ export class SmtpClient {
    *
    * @example
    * ```ts
-   * import {
-  SmtpClient,
-} from "@mailwire/mailwire/smtp";
+   * import { SmtpClient } from "@mailwire/mailwire/smtp";
    * async function open() {
    *   const client = new SmtpClient({ hostname: "smtp.example.com" });
    *   const greeting = await client.connect({ timeout: 10_000 });
@@ -355,9 +337,7 @@ export class SmtpClient {
    *
    * @example
    * ```ts
-   * import {
-  SmtpClient,
-} from "@mailwire/mailwire/smtp";
+   * import { SmtpClient } from "@mailwire/mailwire/smtp";
    * async function upgrade() {
    *   const client = await SmtpClient.connect({ hostname: "smtp.example.com", tls: "none" });
    *   await client.startTls({ servername: "smtp.example.com" });
@@ -397,10 +377,7 @@ export class SmtpClient {
     password: string,
     options?: SmtpLoginOptions,
   ): Promise<SmtpReply | undefined> {
-    return this.#c.session.run(options, "auth", (d) => {
-      checkOptions(options, LOGIN_SPEC, "login options");
-      return this.#c.login({ username, password }, options ?? {}, d);
-    });
+    return this.#login({ username, password }, options);
   }
 
   /**
@@ -420,9 +397,18 @@ export class SmtpClient {
     accessToken: string,
     options?: SmtpLoginOptions,
   ): Promise<SmtpReply | undefined> {
-    return this.#c.session.run(options, "auth", (d) => {
+    return this.#login({ username, accessToken }, options);
+  }
+
+  /** login() and loginWithToken(): options checked, then the login step in turn. */
+  #login(
+    credentials: Credentials,
+    options: SmtpLoginOptions | undefined,
+  ): Promise<SmtpReply | undefined> {
+    const c = this.#c;
+    return c.session.run(options, "auth", (d) => {
       checkOptions(options, LOGIN_SPEC, "login options");
-      return this.#c.login({ username, accessToken }, options ?? {}, d);
+      return c.login(credentials, options ?? {}, d);
     });
   }
 
@@ -432,9 +418,7 @@ export class SmtpClient {
    *
    * @example
    * ```ts
-   * import {
-  PlainMechanism,
-} from "@mailwire/mailwire/auth";
+   * import { PlainMechanism } from "@mailwire/mailwire/auth";
    * import type { SmtpClient } from "@mailwire/mailwire/smtp";
    * async function plain(client: SmtpClient, password: string) {
    *   const reply = await client.auth(new PlainMechanism({ username: "me", password }));
@@ -768,9 +752,7 @@ export class SmtpClient {
    *
    * @example
    * ```ts
-   * import {
-  SmtpClient,
-} from "@mailwire/mailwire/smtp";
+   * import { SmtpClient } from "@mailwire/mailwire/smtp";
    * async function scoped() {
    *   await using client = await SmtpClient.connect({ hostname: "smtp.example.com" });
    *   await client.noop();

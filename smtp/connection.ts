@@ -3,20 +3,15 @@
 import { chooseMechanism } from "../auth/choose_mechanism.ts";
 import { createMechanism } from "../auth/create_mechanism.ts";
 import type { Credentials, SaslMechanism } from "../auth/mechanism.ts";
-import {
-  AuthError,
-  InvalidInputError,
-  MailwireError,
-  ProtocolError,
-  TimeoutError,
-} from "../errors.ts";
+import { InvalidInputError, MailwireError } from "../errors.ts";
 import { stuffMessage } from "../io/dot.ts";
 import type { Deadline } from "../io/deadline.ts";
 import { checkOptions, type Spec } from "../io/options.ts";
 import { saslExchange } from "../io/sasl.ts";
 import { Session } from "../io/session.ts";
+import { refuseInsecureAuth, sessionConfig } from "../io/client_options.ts";
 import { readSmtpReply, type SmtpReply } from "../io/smtp_reply.ts";
-import { assertSafe } from "../io/validate.ts";
+import { assertCredentials, assertSafe } from "../io/validate.ts";
 import type { TlsOptions } from "../tls/conn.ts";
 import { defaultConnector } from "../tls/connect.ts";
 import {
@@ -127,31 +122,14 @@ export class SmtpConnection {
     this.dialect = dialectOf(cls);
     const o = resolveSmtpOptions(options, this.dialect, cls.name);
     this.o = o;
-    this.session = new Session({
-      protocol: this.dialect.name,
-      target: {
-        hostname: o.hostname,
-        port: o.port,
-        path: o.path,
-        tls: o.tls === "implicit"
-          ? "implicit"
-          : o.tls === "none"
-          ? "none"
-          : "starttls-capable",
-        ...o.tlsOptions,
-        localAddress: o.localAddress,
-        localPort: o.localPort,
-      },
-      connector: o.connector ?? defaultConnector,
-      timeout: o.timeout,
-      connectTimeout: o.connectTimeout,
-      signal: o.signal,
-      logger: o.logger,
-      maxLineLength: o.maxLineLength,
-      tlsMode: o.tls,
-      disconnected: (message, opts) =>
-        new SmtpServerDisconnectedError(message, opts),
-    });
+    this.session = new Session(
+      sessionConfig(
+        this.dialect.name,
+        o,
+        defaultConnector,
+        (message, opts) => new SmtpServerDisconnectedError(message, opts),
+      ),
+    );
     this.wire = {
       session: this.session,
       dialect: this.dialect,
@@ -189,16 +167,17 @@ export class SmtpConnection {
     return { features: this.features, secure: this.secure };
   }
 
+  /** Open, greet, EHLO, STARTTLS and log in as the options say. */
   async connect(d: Deadline): Promise<SmtpReply> {
     if (this.connected) throw new SmtpError("already connected");
-    const s = this.session;
-    const o = this.o;
-    const mode = o.tls;
+    const mode = this.o.tls;
     this.reset();
-    await s.open(d);
-    try {
-      s.phase = "greeting";
-      const greeting = await this.greeting(d);
+    return await this.session.establish(d, async () => {
+      const greeting = await this.session.greeting(() => this.read(d), {
+        implicitPort: 465,
+        looksLike: /"(\+OK|-ERR)/,
+        other: "this is a pop3 server; use Pop3Client",
+      });
       this.welcome = greeting;
       if (greeting.code !== 220) {
         if (greeting.code === 554) await this.quietly("QUIT", d);
@@ -214,37 +193,12 @@ export class SmtpConnection {
           );
         }
       }
-      if (o.auth) {
-        const { mechanism, ...credentials } = o.auth;
+      if (this.o.auth) {
+        const { mechanism, ...credentials } = this.o.auth;
         await this.login(credentials, { mechanism }, d);
       }
       return greeting;
-    } catch (err) {
-      await this.close();
-      throw err;
-    }
-  }
-
-  /** The greeting, with the hints a wrong port or protocol makes certain. */
-  async greeting(d: Deadline): Promise<SmtpReply> {
-    try {
-      return await this.read(d);
-    } catch (err) {
-      if (err instanceof TimeoutError && this.o.tls !== "implicit") {
-        throw new TimeoutError(
-          `${err.message}: the server sent no greeting; if this port expects implicit tls (like 465), set tls: "implicit"`,
-          err.timeout,
-          { cause: err },
-        );
-      }
-      if (err instanceof ProtocolError && /"(\+OK|-ERR)/.test(err.message)) {
-        throw new ProtocolError(
-          `${err.message}: this is a pop3 server; use Pop3Client`,
-          { cause: err },
-        );
-      }
-      throw err;
-    }
+    }, () => this.close());
   }
 
   reset(): void {
@@ -380,13 +334,7 @@ export class SmtpConnection {
     options: SmtpLoginOptions,
     d: Deadline,
   ): Promise<SmtpReply | undefined> {
-    // Every credential before a byte is sent (EHLO included).
-    for (
-      const key of ["username", "password", "accessToken", "authzid"] as const
-    ) {
-      const value = credentials[key];
-      if (value !== undefined) assertSafe(value, key);
-    }
+    assertCredentials(credentials); // before a byte is sent (EHLO included)
     this.insecure();
     await this.ehloOrHelo(d);
     this.session.phase = "auth";
@@ -409,11 +357,7 @@ export class SmtpConnection {
 
   /** Refuse credentials over clear text unless allowed (the same words on every client). */
   insecure(): void {
-    if (!this.secure && !this.o.allowInsecureAuth) {
-      throw new AuthError(
-        "refusing to send credentials without tls; set allowInsecureAuth to allow it",
-      );
-    }
+    refuseInsecureAuth(this.secure, this.o.allowInsecureAuth);
   }
 
   async auth(

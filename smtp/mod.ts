@@ -52,11 +52,9 @@ export type {
 } from "./types.ts";
 export { LmtpClient } from "./lmtp.ts";
 export * from "./errors.ts";
-// Every error the client throws, so one import catches them all.
-export * from "../errors.ts";
-export type { TlsOptions } from "../tls/conn.ts";
+// The errors the client throws and the types its signatures use, so this
+// entry point is self-contained.
+export * from "../io/client_exports.ts";
 export { parseAddressList } from "./address.ts";
 export { envelopeFromMessage, type MessageEnvelope } from "./envelope.ts";
 export type { SmtpReply } from "../io/smtp_reply.ts";
-export type { LogEntry, Logger } from "../io/log.ts";
-export { consoleLogger } from "../io/log.ts";

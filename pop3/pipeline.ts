@@ -1,0 +1,110 @@
+// POP3 batches: pipelined commands with their answers in order, and the UIDL+LIST listing a fetcher needs.
+
+import { ProtocolError } from "../errors.ts";
+import type { Deadline } from "../io/deadline.ts";
+import type { Pop3Connection } from "./connection.ts";
+import { Pop3ResponseError } from "./errors.ts";
+import {
+  parseScanListing,
+  parseUidListing,
+  type Pop3MessageListing,
+} from "./parse.ts";
+import type { Pop3PipelineCommand, Pop3PipelineReply } from "./types.ts";
+
+/** Commands in flight at most in a pipelined batch. */
+const WINDOW = 64;
+
+/** Whether batches may go out in one write. */
+async function pipelining(c: Pop3Connection, d: Deadline): Promise<boolean> {
+  if (!c.o.pipelining) return false;
+  return (await c.capabilities(d)).has("PIPELINING");
+}
+
+/**
+ * Send `commands` (their `lines` already built and checked) and read the
+ * answers in order: windows of commands in flight with PIPELINING (a
+ * server that stops reading while answers pile up cannot deadlock us),
+ * one at a time without. `-ERR` answers are returned, not thrown. TOP is
+ * refused before anything is sent when CAPA lacks it.
+ */
+export async function runPipeline(
+  c: Pop3Connection,
+  commands: readonly Pop3PipelineCommand[],
+  lines: readonly string[],
+  d: Deadline,
+): Promise<Pop3PipelineReply[]> {
+  if (lines.length === 0) return [];
+  if (commands.some((cmd) => cmd.command === "TOP")) await c.need("TOP", d);
+  const window = (await pipelining(c, d)) ? WINDOW : 1;
+  c.session.phase = "pipeline";
+  const replies: Pop3PipelineReply[] = [];
+  let sent = 0;
+  for (let i = 0; i < lines.length; i++) {
+    // Keep between window/2 and window commands in flight.
+    if (sent < lines.length && sent - i <= window / 2) {
+      const upTo = Math.min(lines.length, i + window);
+      await c.send(lines.slice(sent, upTo), d, undefined, sent > i);
+      sent = upTo;
+    }
+    const command = commands[i];
+    const status = await c.status(d);
+    const reply: Pop3PipelineReply = { command, status };
+    if (
+      status.ok && (command.command === "RETR" || command.command === "TOP")
+    ) {
+      reply.body = await c.body(status, d);
+    }
+    replies.push(reply);
+  }
+  return replies;
+}
+
+/** UIDL and LIST together (one write with PIPELINING), joined by message number. */
+export async function listing(
+  c: Pop3Connection,
+  d: Deadline,
+): Promise<Pop3MessageListing[]> {
+  await c.need("UIDL", d);
+  const pipelined = await pipelining(c, d);
+  c.session.phase = "uidl";
+  const read = async (what: string) => {
+    const status = await c.status(d);
+    return status.ok
+      ? { lines: await c.lines(d) }
+      : { error: new Pop3ResponseError(what, status) };
+  };
+  let uidl, list;
+  if (pipelined) {
+    await c.send(["UIDL", "LIST"], d);
+    uidl = await read("uidl");
+    c.session.phase = "list";
+    list = await read("list");
+  } else {
+    await c.send(["UIDL"], d);
+    uidl = await read("uidl");
+    if (uidl.error) throw uidl.error;
+    c.session.phase = "list";
+    await c.send(["LIST"], d);
+    list = await read("list");
+  }
+  if (uidl.error) throw uidl.error;
+  if (list.error) throw list.error;
+  return c.parse(() => {
+    const sizes = new Map<number, number>();
+    for (const l of list.lines!) {
+      const { id, size } = parseScanListing(l);
+      sizes.set(id, size);
+    }
+    const uids = uidl.lines!.map(parseUidListing);
+    if (uids.length !== sizes.size) {
+      throw new ProtocolError("uidl and list disagree on the messages");
+    }
+    return uids.map(({ id, uid }) => {
+      const size = sizes.get(id);
+      if (size === undefined) {
+        throw new ProtocolError("uidl and list disagree on the messages");
+      }
+      return { id, uid, size };
+    });
+  });
+}
