@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { AbortedError } from "../errors.ts";
 import { Pop3Client } from "./client.ts";
-import { sleep, startFake } from "./fake_pop3_test.ts";
+import { sleep, startFake } from "../tests/fakes/pop3_fake.ts";
 
 const CAPA = ["USER", "UIDL", "TOP", "RESP-CODES"];
 

@@ -19,7 +19,13 @@ import {
   Pop3ResponseError,
   Pop3ServerDisconnectedError,
 } from "./errors.ts";
-import { CA, RFC_GREETING, sleep, startFake, until } from "./fake_pop3_test.ts";
+import {
+  CA,
+  RFC_GREETING,
+  sleep,
+  startFake,
+  until,
+} from "../tests/fakes/pop3_fake.ts";
 
 const CAPA = ["USER", "UIDL", "TOP", "PIPELINING", "RESP-CODES"];
 

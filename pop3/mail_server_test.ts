@@ -9,7 +9,7 @@ import type { LogEntry } from "../io/log.ts";
 import { Pop3Client } from "./client.ts";
 import type { Pop3ClientOptions } from "./options.ts";
 import { Pop3AuthenticationError } from "./errors.ts";
-import { CA } from "./fake_pop3_test.ts";
+import { CA } from "../tests/fakes/pop3_fake.ts";
 
 const USER = "alice@mail.test";
 const PASSWORD = "alice-secret-1";

@@ -8,7 +8,13 @@ import {
   Pop3NotSupportedError,
   Pop3ResponseError,
 } from "./errors.ts";
-import { type Fake, sleep, startFake, until, wire } from "./fake_pop3_test.ts";
+import {
+  type Fake,
+  sleep,
+  startFake,
+  until,
+  wire,
+} from "../tests/fakes/pop3_fake.ts";
 
 const CAPA = ["USER", "UIDL", "TOP", "RESP-CODES"];
 const dec = new TextDecoder();

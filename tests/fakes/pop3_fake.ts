@@ -1,7 +1,6 @@
 /**
  * Test-only: a scriptable POP3 maildrop on top of the scripted fake server
- * (tests/fakes/scripted.ts). Named `_test.ts` so it is never published; it
- * holds no tests itself.
+ * (scripted.ts), for hostile and unit tests of the POP3 client.
  */
 import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
@@ -10,8 +9,8 @@ import {
   type FakeServer,
   fakeServer,
   fixture,
-} from "../tests/fakes/scripted.ts";
-import type { Pop3ClientOptions } from "./options.ts";
+} from "./scripted.ts";
+import type { Pop3ClientOptions } from "../../pop3/options.ts";
 
 /** A reply: text to write, `null` to hang up, `undefined` for the default handling. */
 export type Reply = string | Uint8Array | null | undefined;
