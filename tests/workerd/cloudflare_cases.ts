@@ -6,7 +6,8 @@ import type {
   ConnectorCase,
   Served,
 } from "../../tls/_test_cases.ts";
-import { TlsError } from "../../errors.ts";
+import { TimeoutError, TlsError } from "../../errors.ts";
+import { SmtpClient } from "../../smtp/mod.ts";
 import { receive, send } from "../fakes/conn_io.ts";
 
 /** How cloudflareConnector differs, with the reason for each case it cannot run. */
@@ -98,6 +99,35 @@ export const cloudflareCases: ConnectorCase[] = [
         assert.match(error.message, /starttls/);
         return true;
       });
+    },
+  },
+  {
+    name: "cloudflare: a client deadline fires on a server that goes silent",
+    async serve(kit) {
+      const server = await kit.listen((socket) => {
+        const lines = kit.lineReader(socket);
+        socket.write("220 fake ESMTP\r\n");
+        lines.next().then(() => socket.write("250 fake\r\n"));
+        // Anything after EHLO goes unanswered.
+      });
+      return {
+        port: server.port,
+        close: () => server.close(),
+      };
+    },
+    async run(client) {
+      const smtp = await SmtpClient.connect({
+        hostname: "127.0.0.1",
+        port: client.port,
+        tls: "none",
+        connector: client.connector,
+        timeout: 300,
+      });
+      const start = Date.now();
+      await assert.rejects(smtp.noop(), TimeoutError);
+      const elapsed = Date.now() - start;
+      assert.ok(elapsed >= 250 && elapsed < 3000, `took ${elapsed} ms`);
+      await smtp.close();
     },
   },
 ];
