@@ -6,7 +6,7 @@ import type {
   ConnectorCase,
   Served,
 } from "../../tls/_test_cases.ts";
-import { TimeoutError, TlsError } from "../../errors.ts";
+import { ProtocolError, TimeoutError, TlsError } from "../../errors.ts";
 import { SmtpClient } from "../../smtp/mod.ts";
 import { receive, send } from "../fakes/conn_io.ts";
 
@@ -128,6 +128,57 @@ export const cloudflareCases: ConnectorCase[] = [
       const elapsed = Date.now() - start;
       assert.ok(elapsed >= 250 && elapsed < 3000, `took ${elapsed} ms`);
       await smtp.close();
+    },
+  },
+  {
+    name:
+      "cloudflare: bytes injected with the STARTTLS go-ahead are refused by the client (ProtocolError), nothing more sent",
+    async serve(kit) {
+      let received = "";
+      const server = await kit.listen((socket) => {
+        socket.on("data", (d) => (received += d));
+        socket.write("220 fake ESMTP\r\n");
+        const lines = kit.lineReader(socket);
+        lines.next().then(() => {
+          socket.write("250-fake\r\n250-STARTTLS\r\n250 AUTH PLAIN\r\n");
+          return lines.next();
+        }).then(() =>
+          socket.write(
+            "220 Ready to start TLS\r\n250-fake\r\n250 AUTH PLAIN\r\n",
+          )
+        );
+      });
+      return {
+        port: server.port,
+        observe: {
+          received: async () => {
+            await new Promise((r) => setTimeout(r, 100));
+            return received;
+          },
+        },
+        close: () => server.close(),
+      };
+    },
+    async run(client) {
+      await assert.rejects(
+        SmtpClient.connect({
+          hostname: "127.0.0.1",
+          port: client.port,
+          tls: "starttls",
+          auth: { username: "tim", password: "secret" },
+          connector: client.connector,
+          timeout: 3000,
+        }),
+        (error: unknown) => {
+          assert.ok(error instanceof ProtocolError, String(error));
+          assert.match(error.message, /before the tls handshake/);
+          return true;
+        },
+      );
+      assert.equal(
+        await client.observe("received"),
+        "EHLO localhost\r\nSTARTTLS\r\n",
+      );
     },
   },
 ];
