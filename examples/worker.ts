@@ -19,7 +19,7 @@
  */
 import { connect } from "cloudflare:sockets";
 import { SmtpClient } from "../smtp/mod.ts";
-import { type CloudflareConnect, cloudflareConnector } from "../tls/mod.ts";
+import { cloudflareConnector } from "../tls/mod.ts";
 
 interface Env {
   SMTP_HOST: string;
@@ -78,7 +78,7 @@ async function send(
     port,
     tls: port === 465 ? "implicit" : "starttls",
     auth: { username: env.SMTP_USER, password: env.SMTP_PASSWORD },
-    connector: cloudflareConnector(connect as CloudflareConnect),
+    connector: cloudflareConnector(connect),
     timeout: 20_000,
   });
   try {

@@ -101,7 +101,12 @@ writeFileSync(
 for (const name of ["README.md", "LICENSE"]) {
   writeFileSync(join(pkg, name), readFileSync(join(root, name)));
 }
-const tarball = execFileSync("npm", ["pack", "--silent", "--pack-destination", out], {
+const tarball = execFileSync("npm", [
+  "pack",
+  "--silent",
+  "--pack-destination",
+  out,
+], {
   cwd: pkg,
   encoding: "utf8",
 }).trim().split("\n").pop();

@@ -128,8 +128,8 @@ test("the publish workflow: OIDC on a version tag; its dry run passes", {
     repoFile(".github/workflows/publish.yml"),
     "utf8",
   );
-  assert.match(workflow, /^on:\n  push:\n    tags: \["v\*"\]$/m);
-  assert.match(workflow, /^  id-token: write\b/m);
+  assert.match(workflow, /^on:\n {2}push:\n {4}tags: \["v\*"\]$/m);
+  assert.match(workflow, /^ {2}id-token: write\b/m);
   assert.match(workflow, /^\s+run: npx jsr publish$/m);
   const dryRun = /- name: dry run\n\s+run: (.+)\n/.exec(workflow)?.[1];
   assert.equal(dryRun, "npx jsr publish --dry-run");

@@ -1,7 +1,13 @@
 // Private helpers shared by the connectors.
 
 import type { ConnectTarget, TlsOptions } from "./conn.ts";
-import { AbortedError, TlsError, type TlsFailure } from "../errors.ts";
+import {
+  AbortedError,
+  ConnectionClosedError,
+  MailwireError,
+  TlsError,
+  type TlsFailure,
+} from "../errors.ts";
 
 /** How long {@linkcode Conn.close} waits for a graceful shutdown before it forces one. */
 export const CLOSE_GRACE_MS = 1000;
@@ -175,4 +181,53 @@ export function describeWithCode(cause: unknown): string {
   return code !== undefined && !message.includes(code)
     ? `${message} (${code})`
     : message;
+}
+
+/** What a connection tells about itself when `startTls` is called. */
+export interface UpgradeState {
+  state: "open" | "upgrading" | "upgraded" | "closed";
+  secure: boolean;
+  /** Whether `readable` or `writable` is locked. */
+  locked: boolean;
+  reading: boolean;
+  writing: boolean;
+}
+
+/**
+ * Why `startTls` must refuse, if it must: `close` says whether the
+ * connection is to be closed too (it is, once the caller broke a rule).
+ */
+export function upgradeRefusal(
+  s: UpgradeState,
+): { error: MailwireError; close: boolean } | undefined {
+  if (s.state === "closed") {
+    return {
+      error: new ConnectionClosedError("connection closed"),
+      close: false,
+    };
+  }
+  if (s.state !== "open") {
+    return {
+      error: new MailwireError("tls already started on this connection"),
+      close: false,
+    };
+  }
+  const refuse = (error: MailwireError) => ({ error, close: true });
+  if (s.secure) return refuse(new TlsError("tls is already active"));
+  if (s.locked) {
+    return refuse(
+      new MailwireError("cannot start tls while the streams are locked"),
+    );
+  }
+  if (s.reading) {
+    return refuse(
+      new MailwireError("cannot start tls while a read is pending"),
+    );
+  }
+  if (s.writing) {
+    return refuse(
+      new MailwireError("cannot start tls while a write is pending"),
+    );
+  }
+  return undefined;
 }

@@ -27,6 +27,7 @@ import {
   mergeTlsOptions,
   type ResolvedTlsOptions,
   tlsDefaults,
+  upgradeRefusal,
   where,
 } from "./_util.ts";
 import { validateTarget } from "./validate_target.ts";
@@ -61,12 +62,15 @@ export interface CloudflareSocket {
 
 /**
  * The `connect` function of `cloudflare:sockets`, as this connector calls
- * it.
+ * it. The `connect` of `@cloudflare/workers-types` fits it as is.
  *
  * @example
  * ```ts
  * import type { CloudflareConnect } from "@mailwire/mailwire/tls";
- * const options: Parameters<CloudflareConnect>[1] = { secureTransport: "starttls" };
+ * const options: Parameters<CloudflareConnect>[1] = {
+ *   secureTransport: "starttls",
+ *   allowHalfOpen: false,
+ * };
  * console.log(options?.secureTransport); // "starttls"
  * ```
  */
@@ -74,7 +78,7 @@ export type CloudflareConnect = (
   address: { hostname: string; port: number },
   options?: {
     secureTransport?: "off" | "on" | "starttls";
-    allowHalfOpen?: boolean;
+    allowHalfOpen: boolean;
   },
 ) => CloudflareSocket;
 
@@ -213,6 +217,9 @@ export function cloudflareConnector(connect: CloudflareConnect): Connector {
     try {
       socket = connect({ hostname: target.hostname, port: target.port }, {
         secureTransport: target.tls === "none" ? "off" : "starttls",
+        // A peer's end of stream ends the connection (mail protocols
+        // never half-close).
+        allowHalfOpen: false,
       });
     } catch (cause) {
       throw connectError(target, cause);
@@ -451,27 +458,15 @@ class CloudflareConn implements Conn {
     signal: AbortSignal | undefined,
     phase: "connect" | "upgrade",
   ): Promise<Conn> {
-    if (this.#state === "closed") {
-      throw new ConnectionClosedError("connection closed");
-    }
-    if (this.#state !== "open") {
-      throw new MailwireError("tls already started on this connection");
-    }
-    if (this.secure) throw this.#fail(new TlsError("tls is already active"));
-    if (this.readable.locked || this.writable.locked) {
-      throw this.#fail(
-        new MailwireError("cannot start tls while the streams are locked"),
-      );
-    }
-    if (this.#reading) {
-      throw this.#fail(
-        new MailwireError("cannot start tls while a read is pending"),
-      );
-    }
-    if (this.#writing > 0) {
-      throw this.#fail(
-        new MailwireError("cannot start tls while a write is pending"),
-      );
+    const refusal = upgradeRefusal({
+      state: this.#state,
+      secure: this.secure,
+      locked: this.readable.locked || this.writable.locked,
+      reading: this.#reading,
+      writing: this.#writing > 0,
+    });
+    if (refusal) {
+      throw refusal.close ? this.#fail(refusal.error) : refusal.error;
     }
     const tls = mergeTlsOptions(this.#tls, options);
     try {

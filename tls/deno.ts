@@ -27,6 +27,7 @@ import {
   type ResolvedTlsOptions,
   tlsDefaults,
   tlsFailure,
+  upgradeRefusal,
   where,
 } from "./_util.ts";
 import { validateTarget } from "./validate_target.ts";
@@ -284,27 +285,15 @@ class DenoConn implements Conn {
     signal: AbortSignal | undefined,
     phase: "connect" | "upgrade",
   ): Promise<Conn> {
-    if (this.#state === "closed") {
-      throw new ConnectionClosedError("connection closed");
-    }
-    if (this.#state !== "open") {
-      throw new MailwireError("tls already started on this connection");
-    }
-    if (this.secure) throw this.#fail(new TlsError("tls is already active"));
-    if (this.readable.locked || this.writable.locked) {
-      throw this.#fail(
-        new MailwireError("cannot start tls while the streams are locked"),
-      );
-    }
-    if (this.#reading) {
-      throw this.#fail(
-        new MailwireError("cannot start tls while a read is pending"),
-      );
-    }
-    if (this.#writing) {
-      throw this.#fail(
-        new MailwireError("cannot start tls while a write is pending"),
-      );
+    const refusal = upgradeRefusal({
+      state: this.#state,
+      secure: this.secure,
+      locked: this.readable.locked || this.writable.locked,
+      reading: this.#reading,
+      writing: this.#writing,
+    });
+    if (refusal) {
+      throw refusal.close ? this.#fail(refusal.error) : refusal.error;
     }
     if (this.#socket.remoteAddr.transport === "unix") {
       // Deno.startTls takes TCP connections only ("bad resource ID").

@@ -33,6 +33,7 @@ import {
   type ResolvedTlsOptions,
   tlsDefaults,
   tlsFailure,
+  upgradeRefusal,
   where,
 } from "./_util.ts";
 import { validateTarget } from "./validate_target.ts";
@@ -492,27 +493,15 @@ class NodeConn implements Conn {
     signal: AbortSignal | undefined,
     phase: "connect" | "upgrade",
   ): Promise<Conn> {
-    if (this.#state === "closed") {
-      throw new ConnectionClosedError("connection closed");
-    }
-    if (this.#state !== "open") {
-      throw new MailwireError("tls already started on this connection");
-    }
-    if (this.secure) throw this.#fail(new TlsError("tls is already active"));
-    if (this.readable.locked || this.writable.locked) {
-      throw this.#fail(
-        new MailwireError("cannot start tls while the streams are locked"),
-      );
-    }
-    if (this.#pulling !== null) {
-      throw this.#fail(
-        new MailwireError("cannot start tls while a read is pending"),
-      );
-    }
-    if (this.#writing > 0) {
-      throw this.#fail(
-        new MailwireError("cannot start tls while a write is pending"),
-      );
+    const refusal = upgradeRefusal({
+      state: this.#state,
+      secure: this.secure,
+      locked: this.readable.locked || this.writable.locked,
+      reading: this.#pulling !== null,
+      writing: this.#writing > 0,
+    });
+    if (refusal) {
+      throw refusal.close ? this.#fail(refusal.error) : refusal.error;
     }
     const socket = this.#socket;
     if (this.#chunk !== null || socket.readableLength > 0) {

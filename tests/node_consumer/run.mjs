@@ -65,11 +65,19 @@ const alice = env.users.find((u) => u.address === "alice@mail.test");
 const carol = env.users.find((u) => u.address === "carol@mail.test");
 
 // 1. Build and pack.
-const built = spawnSync(process.execPath, [join(root, "scripts/build_npm.mjs")], {
-  encoding: "utf8",
-});
+const built = spawnSync(
+  process.execPath,
+  [join(root, "scripts/build_npm.mjs")],
+  {
+    encoding: "utf8",
+  },
+);
 const tarball = built.stdout.trim().split("\n").pop();
-record(built.status === 0 && existsSync(tarball), "build the npm package", built.stderr);
+record(
+  built.status === 0 && existsSync(tarball),
+  "build the npm package",
+  built.stderr,
+);
 if (built.status !== 0) finish();
 
 // 2. A throwaway project that depends on it by file path, under the name
@@ -78,12 +86,16 @@ rmSync(project, { recursive: true, force: true });
 mkdirSync(project, { recursive: true });
 writeFileSync(
   join(project, "package.json"),
-  JSON.stringify({
-    name: "mailwire-consumer",
-    private: true,
-    type: "module",
-    dependencies: { "@mailwire/mailwire": `file:${tarball}` },
-  }, null, 2),
+  JSON.stringify(
+    {
+      name: "mailwire-consumer",
+      private: true,
+      type: "module",
+      dependencies: { "@mailwire/mailwire": `file:${tarball}` },
+    },
+    null,
+    2,
+  ),
 );
 const installed = spawnSync(
   "npm",
@@ -117,7 +129,10 @@ record(
 const readme = readFileSync(join(root, "README.md"), "utf8");
 const section = readme.slice(readme.indexOf("### Node"));
 const snippet = /```js\n([\s\S]*?)```/.exec(section)?.[1];
-record(snippet !== undefined, "README has a Node snippet (```js under ### Node)");
+record(
+  snippet !== undefined,
+  "README has a Node snippet (```js under ### Node)",
+);
 const run = (file, tag) => {
   const to = `carol+${tag}@mail.test`;
   const result = spawnSync(process.execPath, [file], {

@@ -1,8 +1,8 @@
 // Test-only: the few outside types the workerd files use, for `tsc -p tests/workerd` (no Workers or Bun type package needed).
 
 declare module "cloudflare:sockets" {
-  /** workerd's connect (checked structurally where it is used). */
-  export const connect: unknown;
+  /** workerd's connect (`@cloudflare/workers-types`' fits CloudflareConnect as is). */
+  export const connect: import("../../tls/cloudflare.ts").CloudflareConnect;
 }
 
 /** The part of Bun's global the bundler helper uses. */

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { connect } from "cloudflare:sockets";
 import { SmtpClient } from "../../smtp/mod.ts";
 import { Pop3Client } from "../../pop3/mod.ts";
-import { type CloudflareConnect, cloudflareConnector } from "../../tls/mod.ts";
+import { cloudflareConnector } from "../../tls/mod.ts";
 
 /** What run.ts passes in `env.REAL` (JSON). */
 interface Real {
@@ -140,7 +140,7 @@ async function readBack(
 export default {
   async test(_controller: unknown, env: { REAL: string }): Promise<void> {
     const real = JSON.parse(env.REAL) as Real;
-    const connector = cloudflareConnector(connect as CloudflareConnect);
+    const connector = cloudflareConnector(connect);
     for (
       const [send_, read] of [
         ["starttls", "starttls"],

@@ -2,7 +2,6 @@
 
 import { connect } from "cloudflare:sockets";
 import { cloudflareConnector } from "../../tls/cloudflare.ts";
-import type { CloudflareConnect } from "../../tls/cloudflare.ts";
 import { connectorCases, withTimeout } from "../../tls/_test_cases.ts";
 import { cloudflareCases, cloudflareOptions } from "./cloudflare_cases.ts";
 
@@ -29,7 +28,7 @@ async function call(
 
 export default {
   async test(_controller: unknown, env: Env): Promise<void> {
-    const connector = cloudflareConnector(connect as CloudflareConnect);
+    const connector = cloudflareConnector(connect);
     const all = env.TRUST === "default"
       ? connectorCases.filter((c) => c.trust === "default")
       : [
