@@ -981,7 +981,10 @@ export const connectorCases: ConnectorCase[] = [
     },
     async run(client) {
       const conn = await client.connector(tcp(client));
-      await send(conn, "x");
+      // The echo proves the connection is established (workerd's `opened`
+      // can resolve before the TCP connection is, after a busy socket).
+      await send(conn, "x\r\n");
+      assert.equal(await receive(conn), "x\r\n");
       await Promise.all([conn.close(), conn.close()]);
       await conn.close();
       const { done } = await conn.readable.getReader().read();
