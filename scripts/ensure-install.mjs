@@ -6,7 +6,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const needed = ["deno", "bun", "tsc"].map((b) =>
+const needed = ["deno", "bun", "tsc", "workerd", "jsr"].map((b) =>
   join(root, "node_modules", ".bin", b)
 );
 if (!needed.every((p) => existsSync(p))) {

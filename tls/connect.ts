@@ -1,6 +1,7 @@
 import type { Conn, Connector, ConnectTarget } from "./conn.ts";
 import { ConnectError } from "../errors.ts";
 import { abortedError } from "./_util.ts";
+import { validateTarget } from "./validate_target.ts";
 
 /** The globals that tell runtimes apart. @internal */
 export interface RuntimeGlobals {
@@ -30,15 +31,21 @@ export function runtimeOf(
  * on Deno, {@linkcode nodeConnector} on Bun and Node.js. The adapter module
  * is loaded on first use.
  *
- * On Deno, a target with `allowInvalidCertificates: true` goes to
- * {@linkcode nodeConnector} instead: Deno's own API cannot skip certificate
- * checks per connection, its Node compatibility layer can. (Deno 2.9's
+ * On Deno, a target with `allowInvalidCertificates: true`, `localAddress` or
+ * `localPort` goes to {@linkcode nodeConnector} instead: Deno's own API
+ * cannot skip certificate checks per connection nor bind a local address,
+ * its Node compatibility layer can. (Deno 2.9's
  * `node:tls` can miss the end of a TLS stream after a large transfer: a read
  * waiting for the server to close may then wait forever. The clients stop at
  * the protocols' own end markers and use deadlines, so they are not stuck.)
  *
  * Elsewhere (Cloudflare Workers, browsers) it throws a `ConnectError`: pass a
- * connector made for that platform instead.
+ * connector made for that platform instead ({@linkcode cloudflareConnector}
+ * on Workers).
+ *
+ * The target is checked first, the same way on every runtime: an invalid
+ * one (empty hostname, port out of range, CR/LF/NUL in a path...) throws an
+ * `InvalidInputError` before any socket exists.
  *
  * @example Open a connection with the runtime's sockets
  * ```ts
@@ -62,12 +69,16 @@ export const defaultConnector: Connector = async (
   target: ConnectTarget,
   signal?: AbortSignal,
 ): Promise<Conn> => {
+  validateTarget(target);
   if (signal?.aborted) throw abortedError(signal, "connect");
   switch (runtimeOf(globalThis as RuntimeGlobals)) {
     case "deno": {
-      if (target.allowInvalidCertificates) {
-        // Deno.connect/startTls cannot skip verification per connection;
-        // Deno's node:tls can (rejectUnauthorized: false).
+      if (
+        target.allowInvalidCertificates ||
+        target.localAddress !== undefined || target.localPort !== undefined
+      ) {
+        // Deno.connect/startTls cannot skip verification per connection nor
+        // bind a local address; Deno's node:net/node:tls can.
         const { nodeConnector } = await import("./node.ts");
         return await nodeConnector(target, signal);
       }
@@ -80,7 +91,7 @@ export const defaultConnector: Connector = async (
     }
     default:
       throw new ConnectError(
-        "no default connector for this runtime; pass a connector (e.g. cloudflareConnector on workers)",
+        'no default connector for this runtime; pass a connector (on cloudflare workers: connector: cloudflareConnector(connect), with connect from "cloudflare:sockets")',
       );
   }
 };

@@ -2,8 +2,14 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { defaultConnector, runtimeOf } from "./connect.ts";
 import * as mod from "./mod.ts";
-import { AbortedError, ConnectError, TlsError } from "../errors.ts";
-import { certs, echo, listen, receive, send } from "./_test_servers.ts";
+import {
+  AbortedError,
+  ConnectError,
+  InvalidInputError,
+  TlsError,
+} from "../errors.ts";
+import { certs, echo, listen } from "../tests/fakes/tls_servers.ts";
+import { receive, receiveAll, send } from "../tests/fakes/conn_io.ts";
 
 const onDeno = typeof (globalThis as { Deno?: { connect?: unknown } }).Deno
   ?.connect === "function";
@@ -32,6 +38,7 @@ test("mod.ts exports the connectors and the errors", () => {
   assert.equal(typeof mod.defaultConnector, "function");
   assert.equal(typeof mod.denoConnector, "function");
   assert.equal(typeof mod.nodeConnector, "function");
+  assert.equal(typeof mod.cloudflareConnector, "function");
   assert.ok(new mod.TlsError("x") instanceof mod.MailwireError);
 });
 
@@ -99,5 +106,49 @@ test("defaultConnector: aborted signal, refused port", async () => {
   await assert.rejects(
     defaultConnector({ hostname: "127.0.0.1", port: 1, tls: "none" }),
     ConnectError,
+  );
+});
+
+test("defaultConnector binds localAddress/localPort on every runtime (node:net on deno)", async () => {
+  const peers: string[] = [];
+  const server = await listen((socket) => {
+    peers.push(`${socket.remoteAddress}`);
+    socket.end("hi\r\n");
+  });
+  try {
+    const conn = await defaultConnector({
+      hostname: "127.0.0.1",
+      port: server.port,
+      tls: "none",
+      localAddress: "127.0.0.2",
+    });
+    assert.equal(conn.constructor.name, "NodeConn");
+    assert.equal(await receiveAll(conn), "hi\r\n");
+    await conn.close();
+    assert.deepEqual(peers, ["127.0.0.2"]);
+  } finally {
+    await server.close();
+  }
+});
+
+test("defaultConnector checks the target before anything else, on every runtime", async () => {
+  // Even with an aborted signal: the input is wrong whatever happens next.
+  for (const port of [70000, 0, 1.5]) {
+    await assert.rejects(
+      defaultConnector(
+        { hostname: "127.0.0.1", port, tls: "none" },
+        AbortSignal.abort(),
+      ),
+      InvalidInputError,
+    );
+  }
+  await assert.rejects(
+    defaultConnector({
+      hostname: "localhost",
+      port: 24,
+      tls: "none",
+      path: "/run/lmtp.sock\0.evil",
+    }),
+    /^InvalidInputError: invalid connect target: path contains a cr, lf or nul character: "\/run\/lmtp\.sock\\u0000\.evil"$/,
   );
 });

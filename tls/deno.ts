@@ -5,7 +5,13 @@
  * @module
  */
 
-import type { Conn, Connector, ConnectTarget, TlsOptions } from "./conn.ts";
+import type {
+  Conn,
+  Connector,
+  ConnectTarget,
+  TlsInfo,
+  TlsOptions,
+} from "./conn.ts";
 import {
   ConnectError,
   ConnectionClosedError,
@@ -16,11 +22,15 @@ import {
   abortedError,
   attempt,
   describe,
+  handshakeError,
   mergeTlsOptions,
   type ResolvedTlsOptions,
   tlsDefaults,
+  tlsFailure,
+  upgradeRefusal,
   where,
 } from "./_util.ts";
+import { validateTarget } from "./validate_target.ts";
 
 /** Bytes asked of the socket per read when the consumer brings no buffer. */
 const READ_SIZE = 16 * 1024;
@@ -50,7 +60,14 @@ const READ_SIZE = 16 * 1024;
  *   clean close (as on Node and Bun) instead of erroring it.
  * - A bytes-level injection before a STARTTLS upgrade cannot be seen on Deno
  *   (there is no way to peek at the socket); the injected bytes reach the
- *   TLS handshake instead, which then fails with a `TlsError`.
+ *   TLS handshake instead, which then fails with a `TlsError` (`reason`
+ *   `"not-tls"`).
+ * - `Deno.connect` cannot bind a local address or port: `localAddress` /
+ *   `localPort` throw a `ConnectError` ({@linkcode defaultConnector} sends
+ *   such targets to {@linkcode nodeConnector}, which binds them on Deno too).
+ * - After a handshake, {@linkcode Conn.tlsInfo} holds what Deno tells:
+ *   `verified` and `alpnProtocol` (no protocol version, cipher or peer
+ *   certificate: `Deno.TlsConn` does not expose them).
  *
  * @example Send a line over a plain connection
  * ```ts ignore
@@ -67,9 +84,17 @@ export const denoConnector: Connector = async (
   target: ConnectTarget,
   signal?: AbortSignal,
 ): Promise<Conn> => {
+  validateTarget(target);
   if (signal?.aborted) throw abortedError(signal, "connect");
   if (target.tls !== "none" && target.allowInvalidCertificates) {
     throw unsupportedInsecure();
+  }
+  if (target.localAddress !== undefined || target.localPort !== undefined) {
+    throw new ConnectError(
+      `cannot connect to ${
+        where(target)
+      }: the deno connector cannot bind a local address or port (Deno.connect has no such option); defaultConnector uses node:net for localAddress/localPort on deno`,
+    );
   }
   let socket: Deno.TcpConn | Deno.UnixConn;
   try {
@@ -92,9 +117,9 @@ export const denoConnector: Connector = async (
     throw abortedError(signal, "connect");
   }
   if ("setNoDelay" in socket) socket.setNoDelay(true);
-  const conn = new DenoConn(socket, false, tlsDefaults(target));
+  const conn = new DenoConn(socket, where(target), tlsDefaults(target));
   if (target.tls !== "implicit") return conn;
-  return await conn.startTls({}, signal);
+  return await conn.upgrade({}, signal, "connect");
 };
 
 function unsupportedInsecure(): TlsError {
@@ -103,15 +128,19 @@ function unsupportedInsecure(): TlsError {
   );
 }
 
-/** Maps an error of an established connection's read or write. */
-function ioError(cause: unknown): MailwireError {
+/** Maps an error of the read or write of an established connection to `place`. */
+function ioError(cause: unknown, place: string): MailwireError {
   if (cause instanceof MailwireError) return cause;
   if (cause instanceof Deno.errors.InvalidData) {
-    return new TlsError(`tls error: ${describe(cause)}`, { cause });
+    return new TlsError(`tls error on ${place}: ${describe(cause)}`, {
+      cause,
+      reason: tlsFailure(cause),
+    });
   }
-  return new ConnectionClosedError(`connection lost: ${describe(cause)}`, {
-    cause,
-  });
+  return new ConnectionClosedError(
+    `connection to ${place} lost: ${describe(cause)}`,
+    { cause },
+  );
 }
 
 type State = "open" | "upgrading" | "upgraded" | "closed";
@@ -120,7 +149,9 @@ class DenoConn implements Conn {
   readonly readable: ReadableStream<Uint8Array>;
   readonly writable: WritableStream<Uint8Array>;
   readonly secure: boolean;
+  readonly tlsInfo: TlsInfo | undefined;
   #socket: Deno.Conn;
+  #where: string;
   #tls: ResolvedTlsOptions;
   #state: State = "open";
   #reading = false;
@@ -130,9 +161,16 @@ class DenoConn implements Conn {
   /** Set while an upgrade runs: stops it (from `close`). */
   #stopUpgrade: (() => void) | undefined;
 
-  constructor(socket: Deno.Conn, secure: boolean, tls: ResolvedTlsOptions) {
+  constructor(
+    socket: Deno.Conn,
+    place: string,
+    tls: ResolvedTlsOptions,
+    info?: TlsInfo,
+  ) {
     this.#socket = socket;
-    this.secure = secure;
+    this.#where = place;
+    this.secure = info !== undefined;
+    this.tlsInfo = info;
     this.#tls = tls;
     this.readable = new ReadableStream({
       type: "bytes",
@@ -173,7 +211,7 @@ class DenoConn implements Conn {
         // anyway. Node and Bun report a plain end here too.
         endReadable(controller);
       } else if (this.#state === "open") {
-        attempt(() => controller.error(ioError(cause)));
+        attempt(() => controller.error(ioError(cause, this.#where)));
       } else {
         endReadable(controller);
       }
@@ -208,7 +246,7 @@ class DenoConn implements Conn {
       if (this.#state !== "open") {
         throw new ConnectionClosedError("connection closed", { cause });
       }
-      throw ioError(cause);
+      throw ioError(cause, this.#where);
     } finally {
       this.#writing = false;
     }
@@ -219,7 +257,7 @@ class DenoConn implements Conn {
     try {
       await this.#socket.closeWrite();
     } catch (cause) {
-      throw ioError(cause);
+      throw ioError(cause, this.#where);
     }
   }
 
@@ -237,31 +275,25 @@ class DenoConn implements Conn {
     return error;
   }
 
-  async startTls(
-    options: TlsOptions = {},
-    signal?: AbortSignal,
+  startTls(options: TlsOptions = {}, signal?: AbortSignal): Promise<Conn> {
+    return this.upgrade(options, signal, "upgrade");
+  }
+
+  /** {@linkcode Conn.startTls}; `phase` is "connect" for implicit TLS. */
+  async upgrade(
+    options: TlsOptions,
+    signal: AbortSignal | undefined,
+    phase: "connect" | "upgrade",
   ): Promise<Conn> {
-    if (this.#state === "closed") {
-      throw new ConnectionClosedError("connection closed");
-    }
-    if (this.#state !== "open") {
-      throw new MailwireError("tls already started on this connection");
-    }
-    if (this.secure) throw this.#fail(new TlsError("tls is already active"));
-    if (this.readable.locked || this.writable.locked) {
-      throw this.#fail(
-        new MailwireError("cannot start tls while the streams are locked"),
-      );
-    }
-    if (this.#reading) {
-      throw this.#fail(
-        new MailwireError("cannot start tls while a read is pending"),
-      );
-    }
-    if (this.#writing) {
-      throw this.#fail(
-        new MailwireError("cannot start tls while a write is pending"),
-      );
+    const refusal = upgradeRefusal({
+      state: this.#state,
+      secure: this.secure,
+      locked: this.readable.locked || this.writable.locked,
+      reading: this.#reading,
+      writing: this.#writing,
+    });
+    if (refusal) {
+      throw refusal.close ? this.#fail(refusal.error) : refusal.error;
     }
     if (this.#socket.remoteAddr.transport === "unix") {
       // Deno.startTls takes TCP connections only ("bad resource ID").
@@ -279,6 +311,7 @@ class DenoConn implements Conn {
     this.#endStreams("connection upgraded to tls");
     let stopped: "closed" | "aborted" | undefined;
     let tlsSocket: Deno.TlsConn | undefined;
+    let alpnProtocol: string | null = null;
     const stop = (why: "closed" | "aborted") => {
       stopped ??= why;
       if (tlsSocket) attempt(() => tlsSocket!.close());
@@ -292,7 +325,7 @@ class DenoConn implements Conn {
         caCerts: tls.caCerts,
       });
       if (stopped) throw new Error("stopped");
-      await tlsSocket.handshake();
+      ({ alpnProtocol } = await tlsSocket.handshake());
       if (stopped) throw new Error("stopped");
     } catch (cause) {
       this.#state = "closed";
@@ -306,15 +339,16 @@ class DenoConn implements Conn {
           "connection closed during the tls handshake",
         );
       }
-      throw new TlsError(`tls handshake failed: ${describe(cause)}`, {
-        cause,
-      });
+      throw handshakeError(this.#where, phase, tls.servername, cause);
     } finally {
       signal?.removeEventListener("abort", onAbort);
       this.#stopUpgrade = undefined;
     }
     this.#state = "upgraded";
-    return new DenoConn(tlsSocket, true, tls);
+    return new DenoConn(tlsSocket, this.#where, tls, {
+      verified: true,
+      alpnProtocol: alpnProtocol ?? undefined,
+    });
   }
 
   close(): Promise<void> {

@@ -1,15 +1,21 @@
 import { denoConnector } from "./deno.ts";
 import { TlsError } from "../errors.ts";
-import { connectorCases } from "./_test_cases.ts";
+import { connectorSuite } from "../tests/fakes/connector_suite.ts";
 
 const onDeno = typeof (globalThis as { Deno?: { connect?: unknown } }).Deno
   ?.connect === "function";
 
-connectorCases("denoConnector", denoConnector, {
+connectorSuite("denoConnector", denoConnector, {
   skip: onDeno ? false : "the Deno connector needs Deno",
   // No way to peek at a Deno socket: injected bytes reach the handshake.
   injection: TlsError,
   insecure: false,
+  unix: true,
+  caCerts: true,
+  reasons: true,
+  // Deno.TlsConn tells only the ALPN protocol.
+  tlsInfo: "verified",
+  bind: /the deno connector cannot bind a local address or port/,
   quirks: {
     // Deno 2.9: a TlsConn whose handshake never completes cannot be closed:
     // close() rejects the pending handshake() ("Interrupted: operation

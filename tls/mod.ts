@@ -7,7 +7,21 @@
  * - {@linkcode defaultConnector}: picks the one below that fits the runtime;
  *   the clients use it when you pass no `connector`.
  * - {@linkcode denoConnector}: `Deno.connect` + `Deno.startTls`.
- * - {@linkcode nodeConnector}: `node:net` + `node:tls`, for Node.js and Bun.
+ * - {@linkcode nodeConnector}: `node:net` + `node:tls`, for Node.js and Bun
+ *   (taken from `process.getBuiltinModule`, never imported: bundles for
+ *   Workers name no `node:` module).
+ * - {@linkcode cloudflareConnector}: Cloudflare Workers, over the `connect`
+ *   you import from `cloudflare:sockets`; pass
+ *   `connector: cloudflareConnector(connect)` to a client.
+ *
+ * Every built-in connector checks the target first, the same way on every
+ * runtime: an empty hostname, a port outside 1–65535, CR/LF/NUL in a path
+ * or whitespace in a hostname throw an `InvalidInputError` before any
+ * socket exists. A failed handshake is a `TlsError` whose `reason` says why
+ * (`"untrusted"`, `"name-mismatch"`, `"expired"`, `"not-tls"`, `"other"`)
+ * where the runtime tells, and whose message names host and port. After a
+ * handshake, `conn.tlsInfo` holds what the runtime exposes (protocol,
+ * cipher and the peer's chain on Node.js and Bun; less on Deno and Workers).
  *
  * Certificates are always verified unless you set
  * `allowInvalidCertificates: true` (tests only). Trust a private CA with
@@ -102,3 +116,8 @@ export type {
 export { defaultConnector } from "./connect.ts";
 export { denoConnector } from "./deno.ts";
 export { nodeConnector } from "./node.ts";
+export {
+  type CloudflareConnect,
+  cloudflareConnector,
+  type CloudflareSocket,
+} from "./cloudflare.ts";

@@ -7,7 +7,14 @@
 
 import type * as Net from "node:net";
 import type * as Tls from "node:tls";
-import type { Conn, Connector, ConnectTarget, TlsOptions } from "./conn.ts";
+import type {
+  CertificateInfo,
+  Conn,
+  Connector,
+  ConnectTarget,
+  TlsInfo,
+  TlsOptions,
+} from "./conn.ts";
 import {
   ConnectError,
   ConnectionClosedError,
@@ -19,28 +26,51 @@ import {
   abortedError,
   attempt,
   CLOSE_GRACE_MS,
-  describe,
+  codeOf,
+  describeWithCode,
+  handshakeError,
   mergeTlsOptions,
   type ResolvedTlsOptions,
   tlsDefaults,
+  tlsFailure,
+  upgradeRefusal,
   where,
 } from "./_util.ts";
+import { validateTarget } from "./validate_target.ts";
 
 interface Modules {
   net: typeof Net;
   tls: typeof Tls;
 }
 
-let modules: Promise<Modules> | undefined;
+/** `process.getBuiltinModule`, where the runtime has it. */
+type GetBuiltinModule = (id: string) => unknown;
+
+let modules: Modules | undefined;
 
 /**
- * `node:net` and `node:tls`, loaded on first use so that importing this
- * module costs nothing on runtimes without them (Cloudflare Workers).
+ * `node:net` and `node:tls`, taken from `process.getBuiltinModule` (Node.js
+ * 20.16 and later, Bun, Deno) on first use. There is deliberately no
+ * `import` of them, static or dynamic: a bundle for Cloudflare Workers of
+ * anything that imports this module then names no `node:` module at all,
+ * and loads without the `nodejs_compat` flag.
  */
-function load(): Promise<Modules> {
-  modules ??= Promise.all([import("node:net"), import("node:tls")]).then((
-    [net, tls],
-  ) => ({ net, tls }));
+function load(target: ConnectTarget): Modules {
+  if (modules) return modules;
+  const proc = (globalThis as {
+    process?: { getBuiltinModule?: GetBuiltinModule };
+  }).process;
+  if (typeof proc?.getBuiltinModule !== "function") {
+    throw new ConnectError(
+      `cannot connect to ${
+        where(target)
+      }: the node connector needs process.getBuiltinModule (node.js 20.16 or later, bun, deno); on other runtimes pass a connector made for them`,
+    );
+  }
+  modules = {
+    net: proc.getBuiltinModule("node:net") as typeof Net,
+    tls: proc.getBuiltinModule("node:tls") as typeof Tls,
+  };
   return modules;
 }
 
@@ -78,12 +108,27 @@ export const nodeConnector: Connector = async (
   target: ConnectTarget,
   signal?: AbortSignal,
 ): Promise<Conn> => {
+  validateTarget(target);
   if (signal?.aborted) throw abortedError(signal, "connect");
-  const mods = await load();
-  if (signal?.aborted) throw abortedError(signal, "connect");
-  const socket = target.path !== undefined
-    ? mods.net.connect({ path: target.path })
-    : mods.net.connect({ host: target.hostname, port: target.port });
+  const mods = load(target);
+  let socket: Net.Socket;
+  try {
+    socket = target.path !== undefined
+      ? mods.net.connect({ path: target.path })
+      : mods.net.connect({
+        host: target.hostname,
+        port: target.port,
+        localAddress: target.localAddress,
+        localPort: target.localPort,
+      });
+  } catch (cause) {
+    // Node 20 and Bun throw some invalid options synchronously; the target
+    // was validated, so this is unexpected, but it stays a typed error.
+    throw new ConnectError(
+      `cannot connect to ${where(target)}: ${describeWithCode(cause)}`,
+      { cause },
+    );
+  }
   let onError: ((cause: Error) => void) | undefined;
   try {
     await new Promise<void>((resolve, reject) => {
@@ -96,7 +141,7 @@ export const nodeConnector: Connector = async (
         socket.destroy();
         reject(
           new ConnectError(
-            `cannot connect to ${where(target)}: ${describeNode(cause)}`,
+            `cannot connect to ${where(target)}: ${describeWithCode(cause)}`,
             { cause },
           ),
         );
@@ -109,9 +154,9 @@ export const nodeConnector: Connector = async (
       signal?.addEventListener("abort", onAbort, { once: true });
     });
     if (target.path === undefined) socket.setNoDelay(true);
-    const conn = new NodeConn(mods, socket, false, tlsDefaults(target));
+    const conn = new NodeConn(mods, socket, where(target), tlsDefaults(target));
     if (target.tls !== "implicit") return conn;
-    return await conn.startTls({}, signal);
+    return await conn.upgrade({}, signal, "connect");
   } finally {
     // The connection (if any) listens for errors itself by now; a failed
     // socket must not crash the process with a late error.
@@ -120,28 +165,99 @@ export const nodeConnector: Connector = async (
   }
 };
 
-/** A Node error's message with its `code`, lowercased for our messages. */
-function describeNode(cause: unknown): string {
-  const code = (cause as { code?: unknown })?.code;
-  const message = describe(cause);
-  return typeof code === "string" && !message.includes(code)
-    ? `${message} (${code})`
-    : message;
-}
-
 const TLS_CODE =
   /^(CERT_|UNABLE_TO_|ERR_TLS_|ERR_SSL_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|HOSTNAME_MISMATCH|ERR_OSSL_)/;
 
-/** Maps an error of an established connection's read or write. */
-function ioError(cause: unknown): MailwireError {
+/** Maps an error of the read or write of an established connection to `place`. */
+function ioError(cause: unknown, place: string): MailwireError {
   if (cause instanceof MailwireError) return cause;
-  const code = (cause as { code?: unknown })?.code;
-  if (typeof code === "string" && TLS_CODE.test(code)) {
-    return new TlsError(`tls error: ${describeNode(cause)}`, { cause });
+  const code = codeOf(cause);
+  if (code !== undefined && TLS_CODE.test(code)) {
+    return new TlsError(`tls error on ${place}: ${describeWithCode(cause)}`, {
+      cause,
+      reason: tlsFailure(cause),
+    });
   }
-  return new ConnectionClosedError(`connection lost: ${describeNode(cause)}`, {
-    cause,
-  });
+  return new ConnectionClosedError(
+    `connection to ${place} lost: ${describeWithCode(cause)}`,
+    { cause },
+  );
+}
+
+/** A distinguished name object of `getPeerCertificate` as `CN=...,O=...`. */
+function distinguishedName(
+  name: Record<string, string | string[]> | undefined,
+): string | undefined {
+  if (name === undefined || name === null || typeof name !== "object") {
+    return undefined;
+  }
+  const parts: string[] = [];
+  for (const [key, value] of Object.entries(name)) {
+    for (const one of Array.isArray(value) ? value : [value]) {
+      parts.push(`${key}=${one}`);
+    }
+  }
+  return parts.join(",");
+}
+
+/** An OpenSSL date (`Nov 25 09:00:15 2026 GMT`) as ISO 8601, or as given. */
+function isoDate(value: string | undefined): string | undefined {
+  if (typeof value !== "string") return undefined;
+  const time = Date.parse(value);
+  return Number.isNaN(time) ? value : new Date(time).toISOString();
+}
+
+/** One certificate of `getPeerCertificate(true)`. */
+function certificateInfo(cert: Tls.DetailedPeerCertificate): CertificateInfo {
+  const names = typeof cert.subjectaltname === "string"
+    ? cert.subjectaltname.split(", ").filter((name) => name.length > 0).map(
+      (name) => name.replace(/^IP Address:/, "IP:"),
+    )
+    : undefined;
+  return {
+    subject: distinguishedName(
+      cert.subject as unknown as Record<string, string | string[]>,
+    ),
+    issuer: distinguishedName(
+      cert.issuer as unknown as Record<string, string | string[]>,
+    ),
+    subjectAltNames: names,
+    validFrom: isoDate(cert.valid_from),
+    validTo: isoDate(cert.valid_to),
+    fingerprint256: cert.fingerprint256,
+  };
+}
+
+/** What the handshake of `socket` negotiated. */
+function tlsInfoOf(socket: Tls.TLSSocket, verify: boolean): TlsInfo {
+  const chain: CertificateInfo[] = [];
+  let cert: Tls.DetailedPeerCertificate | undefined = socket
+    .getPeerCertificate(true);
+  // Leaf first; the root's issuerCertificate is itself. Bounded.
+  while (
+    cert && typeof cert === "object" && Object.keys(cert).length > 0 &&
+    chain.length < 16
+  ) {
+    chain.push(certificateInfo(cert));
+    const next: Tls.DetailedPeerCertificate | undefined =
+      cert.issuerCertificate;
+    if (next === cert) break;
+    cert = next;
+  }
+  const cipher = socket.getCipher();
+  const error = socket.authorizationError as unknown;
+  return {
+    protocol: socket.getProtocol() ?? undefined,
+    cipher: cipher?.standardName ?? cipher?.name,
+    alpnProtocol: typeof socket.alpnProtocol === "string"
+      ? socket.alpnProtocol
+      : undefined,
+    peerCertificates: chain,
+    verified: socket.authorized === true,
+    verificationError: !verify && error != null
+      ? (typeof error === "string" ? error : describeWithCode(error))
+      : undefined,
+  };
 }
 
 /**
@@ -162,7 +278,9 @@ class NodeConn implements Conn {
   readonly readable: ReadableStream<Uint8Array>;
   readonly writable: WritableStream<Uint8Array>;
   readonly secure: boolean;
+  readonly tlsInfo: TlsInfo | undefined;
   #mods: Modules;
+  #where: string;
   #socket: Net.Socket;
   /** The TCP socket under a TLS socket made by an upgrade. */
   #plain: Net.Socket | undefined;
@@ -184,14 +302,16 @@ class NodeConn implements Conn {
   constructor(
     mods: Modules,
     socket: Net.Socket,
-    secure: boolean,
+    place: string,
     tls: ResolvedTlsOptions,
-    plain?: Net.Socket,
+    secured?: { plain: Net.Socket; info: TlsInfo },
   ) {
     this.#mods = mods;
     this.#socket = socket;
-    this.#plain = plain;
-    this.secure = secure;
+    this.#where = place;
+    this.#plain = secured?.plain;
+    this.secure = secured !== undefined;
+    this.tlsInfo = secured?.info;
     this.#tls = tls;
     socket.on("data", this.#onData);
     socket.pause();
@@ -245,7 +365,9 @@ class NodeConn implements Conn {
   };
 
   #onError = (cause: Error): void => {
-    if (!this.#ended && this.#state === "open") this.#error ??= ioError(cause);
+    if (!this.#ended && this.#state === "open") {
+      this.#error ??= ioError(cause, this.#where);
+    }
     this.#settle();
   };
 
@@ -319,7 +441,7 @@ class NodeConn implements Conn {
         if (cause) {
           settle(
             this.#state === "open"
-              ? ioError(cause)
+              ? ioError(cause, this.#where)
               : new ConnectionClosedError("connection closed", { cause }),
           );
         } else {
@@ -361,31 +483,25 @@ class NodeConn implements Conn {
     return error;
   }
 
-  async startTls(
-    options: TlsOptions = {},
-    signal?: AbortSignal,
+  startTls(options: TlsOptions = {}, signal?: AbortSignal): Promise<Conn> {
+    return this.upgrade(options, signal, "upgrade");
+  }
+
+  /** {@linkcode Conn.startTls}; `phase` is "connect" for implicit TLS. */
+  async upgrade(
+    options: TlsOptions,
+    signal: AbortSignal | undefined,
+    phase: "connect" | "upgrade",
   ): Promise<Conn> {
-    if (this.#state === "closed") {
-      throw new ConnectionClosedError("connection closed");
-    }
-    if (this.#state !== "open") {
-      throw new MailwireError("tls already started on this connection");
-    }
-    if (this.secure) throw this.#fail(new TlsError("tls is already active"));
-    if (this.readable.locked || this.writable.locked) {
-      throw this.#fail(
-        new MailwireError("cannot start tls while the streams are locked"),
-      );
-    }
-    if (this.#pulling !== null) {
-      throw this.#fail(
-        new MailwireError("cannot start tls while a read is pending"),
-      );
-    }
-    if (this.#writing > 0) {
-      throw this.#fail(
-        new MailwireError("cannot start tls while a write is pending"),
-      );
+    const refusal = upgradeRefusal({
+      state: this.#state,
+      secure: this.secure,
+      locked: this.readable.locked || this.writable.locked,
+      reading: this.#pulling !== null,
+      writing: this.#writing > 0,
+    });
+    if (refusal) {
+      throw refusal.close ? this.#fail(refusal.error) : refusal.error;
     }
     const socket = this.#socket;
     if (this.#chunk !== null || socket.readableLength > 0) {
@@ -407,13 +523,23 @@ class NodeConn implements Conn {
     this.#detach("connection upgraded to tls");
     // The plain socket's own error listener stays until the upgrade is over.
     const name = tls.servername;
-    const tlsSocket = this.#mods.tls.connect({
-      socket,
-      host: name,
-      servername: this.#mods.net.isIP(name) === 0 ? name : undefined,
-      ca: tls.caCerts,
-      rejectUnauthorized: verify,
-    });
+    const place = this.#where;
+    let tlsSocket: Tls.TLSSocket;
+    try {
+      tlsSocket = this.#mods.tls.connect({
+        socket,
+        host: name,
+        servername: this.#mods.net.isIP(name) === 0 ? name : undefined,
+        ca: tls.caCerts,
+        rejectUnauthorized: verify,
+      });
+    } catch (cause) {
+      // e.g. a caCerts entry that is not a certificate
+      this.#state = "closed";
+      socket.destroy();
+      socket.on("error", ignore);
+      throw handshakeError(place, phase, name, cause);
+    }
     let onError: ((cause: Error) => void) | undefined;
     try {
       await new Promise<void>((resolve, reject) => {
@@ -430,17 +556,12 @@ class NodeConn implements Conn {
           reject(error);
         };
         const onAbort = () => fail(abortedError(signal!, "tls handshake"));
-        onError = (cause) =>
-          fail(
-            new TlsError(`tls handshake failed: ${describeNode(cause)}`, {
-              cause,
-            }),
-          );
+        onError = (cause) => fail(handshakeError(place, phase, name, cause));
         const onClose = () =>
           fail(
-            new TlsError(
-              "tls handshake failed: connection closed by the server",
-            ),
+            handshakeError(place, phase, name, undefined, {
+              detail: "connection closed by the server",
+            }),
           );
         const onSecure = () => {
           cleanup();
@@ -460,16 +581,18 @@ class NodeConn implements Conn {
       if (verify && !tlsSocket.authorized) {
         tlsSocket.destroy();
         socket.destroy();
-        const reason = tlsSocket.authorizationError;
-        throw new TlsError(
-          `tls handshake failed: certificate not verified: ${
-            describeNode(reason ?? "unknown reason")
+        const reason = tlsSocket.authorizationError as unknown;
+        throw handshakeError(place, phase, name, reason, {
+          detail: `certificate not verified: ${
+            describeWithCode(reason ?? "unknown reason")
           }`,
-          { cause: reason },
-        );
+        });
       }
       this.#state = "upgraded";
-      return new NodeConn(this.#mods, tlsSocket, true, tls, socket);
+      return new NodeConn(this.#mods, tlsSocket, place, tls, {
+        plain: socket,
+        info: tlsInfoOf(tlsSocket, verify),
+      });
     } catch (error) {
       this.#state = "closed";
       throw error;

@@ -4,17 +4,11 @@
  * Deno, Bun and Node. Test-only code.
  */
 import { Buffer } from "node:buffer";
-import { readFileSync } from "node:fs";
 import net from "node:net";
 import tls from "node:tls";
-import { repoFile } from "../repo.ts";
+import { fixture } from "./fixtures.ts";
 
-const fixtures = repoFile("tests/fixtures/");
-
-/** PEM of a fixture file (`ca.pem`, `localhost.pem`, ...). */
-export function fixture(name: string): string {
-  return readFileSync(new URL(name, fixtures), "utf8");
-}
+export { fixture };
 
 /** One accepted connection, seen from the fake server. */
 export class FakePeer {

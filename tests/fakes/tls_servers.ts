@@ -1,17 +1,11 @@
-// Test-only: in-process servers (node:net, node:tls) and Conn helpers.
+// Test-only: in-process TLS and TCP servers (node:net, node:tls) for the connector cases.
 
 import * as net from "node:net";
 import * as tls from "node:tls";
-import { readFileSync } from "node:fs";
-import type { Conn } from "./conn.ts";
-import { repoFile } from "../tests/repo.ts";
-
-/** A file of `tests/fixtures/`, as text. */
-export function fixture(name: string): string {
-  return readFileSync(repoFile(`tests/fixtures/${name}`), {
-    encoding: "utf8",
-  });
-}
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fixture } from "./fixtures.ts";
 
 /** The test CA and the server certificates it signed (or not). */
 export const certs = {
@@ -28,6 +22,10 @@ export const certs = {
     key: fixture("untrusted-key.pem"),
     cert: fixture("untrusted.pem"),
   },
+  expired: {
+    key: fixture("expired-key.pem"),
+    cert: fixture("expired.pem"),
+  },
 };
 
 /** A server certificate and key. */
@@ -40,8 +38,10 @@ export interface KeyPair {
 export interface TestServer {
   /** The TCP port (0 for a Unix socket server). */
   port: number;
-  /** Sockets accepted so far (plain, and TLS ones made by `upgrade`). */
+  /** Sockets open now (plain, and TLS ones made by `upgrade`). */
   sockets: Set<net.Socket>;
+  /** Connections accepted so far, closed ones included. */
+  accepted: number;
   /** Wraps an accepted socket in server-side TLS; the result is tracked too. */
   upgrade(socket: net.Socket, pair?: KeyPair): tls.TLSSocket;
   close(): Promise<void>;
@@ -53,6 +53,15 @@ export interface ListenOptions {
   tls?: KeyPair;
   /** Listen on this Unix socket path instead of 127.0.0.1:0. */
   path?: string;
+}
+
+/** A Unix socket path in a fresh temporary directory, and its removal. */
+export function tempSocketPath(): { path: string; remove(): void } {
+  const dir = mkdtempSync(join(tmpdir(), "mailwire-"));
+  return {
+    path: join(dir, "test.sock"),
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
 }
 
 /** Starts a server calling `handler` for each accepted (TLS: secured) socket. */
@@ -74,12 +83,16 @@ export async function listen(
     : net.createServer((socket) => {
       handler(socket, api);
     });
-  server.on("connection", track);
+  server.on("connection", (socket: net.Socket) => {
+    api.accepted++;
+    track(socket);
+  });
   // A failed handshake on the implicit-TLS server is the test's point.
   server.on("tlsClientError", () => {});
   const api: TestServer = {
     port: 0,
     sockets,
+    accepted: 0,
     upgrade(socket, pair = certs.localhost) {
       const secure = new tls.TLSSocket(socket, { isServer: true, ...pair });
       track(secure);
@@ -114,51 +127,7 @@ export async function closedPort(): Promise<number> {
   return address.port;
 }
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-/** Writes `text` and releases the lock. */
-export async function send(conn: Conn, text: string): Promise<void> {
-  const writer = conn.writable.getWriter();
-  try {
-    await writer.write(encoder.encode(text));
-  } finally {
-    writer.releaseLock();
-  }
-}
-
-/**
- * Reads until the text read ends with `end` (default CRLF), then releases
- * the lock. Throws if the stream ends first.
- */
-export async function receive(conn: Conn, end = "\r\n"): Promise<string> {
-  const reader = conn.readable.getReader();
-  let text = "";
-  try {
-    while (!text.endsWith(end)) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`stream ended after ${JSON.stringify(text)}`);
-      text += decoder.decode(value, { stream: true });
-    }
-    return text;
-  } finally {
-    reader.releaseLock();
-  }
-}
-
-/** Reads until the stream ends; returns the text read. */
-export async function receiveAll(conn: Conn): Promise<string> {
-  let text = "";
-  for await (const chunk of conn.readable) {
-    text += decoder.decode(chunk, { stream: true });
-  }
-  return text;
-}
-
-/** Resolves after `ms` milliseconds. */
-export function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 /** Reads CRLF-terminated lines from a server-side socket. */
 export interface LineReader {
