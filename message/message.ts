@@ -224,15 +224,45 @@ export interface MessageInit {
   eightBit: boolean;
   messageId: string;
   head: Uint8Array;
-  body: BodySegment[];
+  /** Body segments, or another message whose body this one reuses. */
+  body: BodySegment[] | ComposedMessage;
   size: number | undefined;
+}
+
+/** `head`, then the stream `body()` gives (opened at once, so errors show at once). */
+function withHead(
+  head: Uint8Array,
+  body: ReadableStream<Uint8Array>,
+): ReadableStream<Uint8Array> {
+  let sent = false;
+  const reader = body.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(ctrl) {
+      if (!sent) {
+        sent = true;
+        ctrl.enqueue(head);
+        return;
+      }
+      const { value, done } = await reader.read();
+      if (done) ctrl.close();
+      else ctrl.enqueue(value);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  }, { highWaterMark: 0 });
 }
 
 /** Build the message object over `init`. */
 export function messageFrom(init: MessageInit): ComposedMessage {
-  const replayable = init.body.every((s) =>
-    s instanceof Uint8Array || !("stream" in s.base64)
-  );
+  const src = init.body;
+  const body = Array.isArray(src)
+    ? () => streamSegments(src)
+    : () => src.body();
+  const replayable = Array.isArray(src)
+    ? src.every((s) => s instanceof Uint8Array || !("stream" in s.base64))
+    : src.replayable;
+  const stream = Array.isArray(src)
+    ? () => streamSegments(src, init.head)
+    : () => withHead(init.head, body());
   return {
     envelope: init.envelope,
     smtputf8: init.smtputf8,
@@ -241,8 +271,8 @@ export function messageFrom(init: MessageInit): ComposedMessage {
     messageId: init.messageId,
     replayable,
     head: init.head,
-    body: () => streamSegments(init.body),
-    stream: () => streamSegments(init.body, init.head),
-    bytes: () => collect(streamSegments(init.body, init.head), init.size),
+    body,
+    stream,
+    bytes: () => collect(stream(), init.size),
   };
 }
