@@ -217,7 +217,7 @@ export function paramPieces(name: string, value: string): string[] {
     const c = value.charCodeAt(i);
     if (c < 32 || c > 126) printable = false;
   }
-  if (printable && name.length + value.length < 70) {
+  if (printable && name.length + value.length < 70 && !value.includes("=?")) {
     return [` ${name}=${isToken(value) ? value : quoteString(value)}`];
   }
   const bytes = utf8.encode(value);
