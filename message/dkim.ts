@@ -488,17 +488,27 @@ async function signatureField(
     `h=${names.join(":")}`,
     `bh=${encodeBase64(bodyHash)}`,
   ];
-  // Fold between tags; b= comes last, folded inside its value.
+  // Fold between tags and inside h= (FWS is allowed around its colons);
+  // b= comes last, folded inside its value.
+  const atoms: [string, string][] = [];
+  for (const tag of tags) {
+    if (tag.startsWith("h=")) {
+      const parts = tag.split(":");
+      parts.forEach((p, i) =>
+        atoms.push([i ? "" : " ", p + (i < parts.length - 1 ? ":" : ";")])
+      );
+    } else atoms.push([" ", tag + ";"]);
+  }
   let field = "DKIM-Signature:";
   let line = field.length;
-  for (const tag of tags) {
-    const piece = ` ${tag};`;
-    if (line + piece.length > 78) {
-      field += "\r\n";
-      line = 0;
+  for (const [sep, atom] of atoms) {
+    if (line + sep.length + atom.length > 78) {
+      field += "\r\n " + atom;
+      line = 1 + atom.length;
+    } else {
+      field += sep + atom;
+      line += sep.length + atom.length;
     }
-    field += piece;
-    line += piece.length;
   }
   field += line + 3 > 78 ? "\r\n b=" : " b=";
   const unsigned: Field = { name: "dkim-signature", text: field };
