@@ -18,7 +18,12 @@ function wrapped(bytes: Uint8Array, cuts: number[]): Uint8Array {
   const encoder = new Base64LineEncoder();
   let at = 0;
   let pos = 0;
-  for (const c of [...cuts.filter((c) => c <= bytes.length).sort((a, b) => a - b), bytes.length]) {
+  for (
+    const c of [
+      ...cuts.filter((c) => c <= bytes.length).sort((a, b) => a - b),
+      bytes.length,
+    ]
+  ) {
     const out = encoder.push(bytes.subarray(pos, c));
     e.set(out, at);
     at += out.length;
@@ -30,10 +35,18 @@ function wrapped(bytes: Uint8Array, cuts: number[]): Uint8Array {
 }
 
 test("base64: RFC 4648 vectors", () => {
-  const v: [string, string][] = [["", ""], ["f", "Zg=="], ["fo", "Zm8="], [
-    "foo",
-    "Zm9v",
-  ], ["foob", "Zm9vYg=="], ["fooba", "Zm9vYmE="], ["foobar", "Zm9vYmFy"]];
+  const v: [string, string][] = [
+    ["", ""],
+    ["f", "Zg=="],
+    ["fo", "Zm8="],
+    [
+      "foo",
+      "Zm9v",
+    ],
+    ["foob", "Zm9vYg=="],
+    ["fooba", "Zm9vYmE="],
+    ["foobar", "Zm9vYmFy"],
+  ];
   for (const [plain, b64] of v) {
     assert.equal(encodeBase64(enc.encode(plain)), b64);
     assert.equal(dec.decode(decodeBase64(b64)), plain);

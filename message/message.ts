@@ -58,8 +58,13 @@ export type Source =
 /** A piece of the body: fixed bytes, or a source to base64-encode while streaming. */
 export type BodySegment = Uint8Array | { base64: Source };
 
-/** Input slices and the chunk size for in-memory sources: 57 KiB → 78 KiB lines. */
-const SLICE = 57 * 1024;
+/**
+ * Bytes of input encoded per chunk out: 256 base64 lines (about 19.5 KiB
+ * out). Small chunks keep the garbage between collections small: with
+ * 64 KiB chunks Deno's RSS grew by 75 MiB for a 50 MiB attachment, with
+ * these by less than 32 MiB.
+ */
+const SLICE = 57 * 256;
 
 function openSource(
   src: Source,
@@ -130,20 +135,21 @@ function streamSegments(
             } else reader = o;
           }
           let chunk: Uint8Array | undefined;
-          if (bytes) {
-            if (offset < bytes.length) {
-              chunk = bytes.subarray(offset, offset + SLICE);
-              offset += chunk.length;
-            }
-          } else {
-            const r = await reader!.read();
+          if (bytes && offset < bytes.length) {
+            chunk = bytes.subarray(offset, offset + SLICE);
+            offset += chunk.length;
+          } else if (reader) {
+            const r = await reader.read();
             if (!r.done) {
               if (!(r.value instanceof Uint8Array)) {
                 throw new InvalidInputError(
                   "an attachment stream gave a chunk that is not a Uint8Array",
                 );
               }
-              chunk = r.value;
+              // Encoded in slices, like in-memory bytes.
+              bytes = r.value;
+              chunk = bytes.subarray(0, SLICE);
+              offset = chunk.length;
             }
           }
           if (chunk === undefined) {

@@ -43,13 +43,19 @@ test("corpus: broken boundaries, missing final boundary, no delimiter at all", a
   const b = await parseMessage(corpus("broken-boundary.eml"));
   assert.equal(b.text, "first\r\n--b1x not a delimiter\r\nstill first");
   assert.equal(b.root.children.length, 3);
-  assert.equal(dec.decode(b.attachments[0].content), "no blank line after this");
+  assert.equal(
+    dec.decode(b.attachments[0].content),
+    "no blank line after this",
+  );
   assert.deepEqual([...b.attachments[1].content], [0, 1, 2]);
   const mf = await parseMessage(corpus("missing-final-boundary.eml"));
   assert.equal(mf.text, "hello");
   assert.equal(dec.decode(mf.attachments[0].content), "%PDF-");
   const nd = await parseMessage(corpus("no-delimiter.eml"));
-  assert.equal(nd.text, "This message says multipart but has no delimiter at all.\r\n");
+  assert.equal(
+    nd.text,
+    "This message says multipart but has no delimiter at all.\r\n",
+  );
 });
 
 test("corpus: LF line ends, mbox From line, no header block", async () => {
@@ -74,7 +80,10 @@ test("corpus: RFC 2231 continuations and charsets, encoded words in quoted names
 test("corpus: message/rfc822 and multipart/digest parts are attachments with their bytes", async () => {
   const m = await parseMessage(corpus("nested-rfc822.eml"));
   assert.equal(m.text, "see attached");
-  assert.deepEqual(m.attachments.map((a) => a.contentType), ["message/rfc822", "message/rfc822"]);
+  assert.deepEqual(m.attachments.map((a) => a.contentType), [
+    "message/rfc822",
+    "message/rfc822",
+  ]);
   const inner = await parseMessage(m.attachments[0].content);
   assert.equal(inner.subject, "inner");
 });
@@ -94,7 +103,11 @@ test("corpus: odd Content-Type values and address syntax", async () => {
   const h = await parseMessage(corpus("header-oddities.eml"));
   assert.deepEqual(h.from, { name: 'Quoted "Name"', address: "q@x.test" });
   assert.deepEqual(h.to, []);
-  assert.deepEqual(h.cc.map((a) => a.address), ["one@x.test", "two@x.test", "three@x.test"]);
+  assert.deepEqual(h.cc.map((a) => a.address), [
+    "one@x.test",
+    "two@x.test",
+    "three@x.test",
+  ]);
   assert.equal(h.subject, "no space");
   assert.deepEqual(h.headerAll("subject"), ["no space", "second subject"]);
   assert.equal(h.date?.toISOString(), "2025-12-02T16:22:00.000Z");
@@ -116,36 +129,65 @@ function nested(depth: number): Uint8Array {
 }
 
 test("hostile: nesting deeper than maxDepth → MessageLimitError depth", async () => {
-  await assert.rejects(parseMessage(nested(1000)), (e) => e instanceof MessageLimitError && e.limit === "depth" && e.max === 32);
+  await assert.rejects(
+    parseMessage(nested(1000)),
+    (e) =>
+      e instanceof MessageLimitError && e.limit === "depth" && e.max === 32,
+  );
   const ok = await parseMessage(nested(10));
   assert.equal(ok.text, "leaf\r\n");
-  await assert.rejects(parseMessage(nested(10), { maxDepth: 5 }), (e) => e instanceof MessageLimitError && e.limit === "depth");
+  await assert.rejects(
+    parseMessage(nested(10), { maxDepth: 5 }),
+    (e) => e instanceof MessageLimitError && e.limit === "depth",
+  );
 });
 
 test("hostile: more parts than maxParts → MessageLimitError parts", async () => {
-  const s = "Content-Type: multipart/mixed; boundary=p\r\n\r\n" + "--p\r\n\r\nx\r\n".repeat(5000) + "--p--\r\n";
-  await assert.rejects(parseMessage(enc.encode(s)), (e) => e instanceof MessageLimitError && e.limit === "parts" && e.max === 1000);
+  const s = "Content-Type: multipart/mixed; boundary=p\r\n\r\n" +
+    "--p\r\n\r\nx\r\n".repeat(5000) + "--p--\r\n";
+  await assert.rejects(
+    parseMessage(enc.encode(s)),
+    (e) =>
+      e instanceof MessageLimitError && e.limit === "parts" && e.max === 1000,
+  );
   const m = await parseMessage(enc.encode(s), { maxParts: 6000 });
   assert.equal(m.root.children.length, 5000);
 });
 
 test("hostile: more header fields than maxHeaders → MessageLimitError headers", async () => {
   const s = "X-A: b\r\n".repeat(5000) + "\r\nbody";
-  await assert.rejects(parseMessage(enc.encode(s)), (e) => e instanceof MessageLimitError && e.limit === "headers");
+  await assert.rejects(
+    parseMessage(enc.encode(s)),
+    (e) => e instanceof MessageLimitError && e.limit === "headers",
+  );
   // In a nested part too.
-  const part = "Content-Type: multipart/mixed; boundary=p\r\n\r\n--p\r\n" + "X-A: b\r\n".repeat(2000) + "\r\nx\r\n--p--\r\n";
-  await assert.rejects(parseMessage(enc.encode(part)), (e) => e instanceof MessageLimitError && e.limit === "headers");
+  const part = "Content-Type: multipart/mixed; boundary=p\r\n\r\n--p\r\n" +
+    "X-A: b\r\n".repeat(2000) + "\r\nx\r\n--p--\r\n";
+  await assert.rejects(
+    parseMessage(enc.encode(part)),
+    (e) => e instanceof MessageLimitError && e.limit === "headers",
+  );
 });
 
 test("hostile: a header block larger than maxHeaderBytes → MessageLimitError headerBytes", async () => {
-  const s = "Subject: " + "a ".repeat(200_000) + "\r\n" + " b\r\n".repeat(10) + "\r\nbody";
-  await assert.rejects(parseMessage(enc.encode(s)), (e) => e instanceof MessageLimitError && e.limit === "headerBytes");
+  const s = "Subject: " + "a ".repeat(200_000) + "\r\n" + " b\r\n".repeat(10) +
+    "\r\nbody";
+  await assert.rejects(
+    parseMessage(enc.encode(s)),
+    (e) => e instanceof MessageLimitError && e.limit === "headerBytes",
+  );
   const folded = "Subject: x\r\n" + " y\r\n".repeat(100_000) + "\r\n";
-  await assert.rejects(parseMessage(enc.encode(folded)), (e) => e instanceof MessageLimitError && e.limit === "headerBytes");
+  await assert.rejects(
+    parseMessage(enc.encode(folded)),
+    (e) => e instanceof MessageLimitError && e.limit === "headerBytes",
+  );
 });
 
 test("hostile: a message over maxSize → MessageLimitError size; a stream is cancelled at the cap, never held whole", async () => {
-  await assert.rejects(parseMessage(new Uint8Array(2000), { maxSize: 1000 }), (e) => e instanceof MessageLimitError && e.limit === "size");
+  await assert.rejects(
+    parseMessage(new Uint8Array(2000), { maxSize: 1000 }),
+    (e) => e instanceof MessageLimitError && e.limit === "size",
+  );
   let pulled = 0;
   let cancelled = false;
   const endless = new ReadableStream<Uint8Array>({
@@ -158,13 +200,19 @@ test("hostile: a message over maxSize → MessageLimitError size; a stream is ca
       cancelled = true;
     },
   });
-  await assert.rejects(parseMessage(endless, { maxSize: 1024 * 1024 }), (e) => e instanceof MessageLimitError && e.limit === "size");
+  await assert.rejects(
+    parseMessage(endless, { maxSize: 1024 * 1024 }),
+    (e) => e instanceof MessageLimitError && e.limit === "size",
+  );
   assert.ok(cancelled);
   assert.ok(pulled <= 18, `pulled ${pulled} chunks`);
 });
 
 test("hostile: option values are checked", async () => {
-  await assert.rejects(parseMessage(new Uint8Array(1), { maxDepth: -1 }), RangeError);
+  await assert.rejects(
+    parseMessage(new Uint8Array(1), { maxDepth: -1 }),
+    RangeError,
+  );
 });
 
 /** Best of 3 timings of `f`. */
@@ -181,12 +229,33 @@ async function time(f: () => Promise<unknown>): Promise<number> {
 test("hostile: linear time on inputs built to make naive parsers quadratic", async () => {
   const big = { maxHeaderBytes: 64 * 1024 * 1024, maxParts: 1_000_000 };
   const shapes: [string, (n: number) => string][] = [
-    ["encoded-word starts without an end", (n) => "Subject: " + "=?a?q?x".repeat(n) + "\r\n\r\n"],
-    ["encoded words without whitespace", (n) => "Subject: " + "=?utf-8?q?a?=".repeat(n) + "\r\n\r\n"],
-    ["unclosed quotes and comments in addresses", (n) => "From: " + '"a (b <c '.repeat(n) + "\r\n\r\n"],
-    ["parameters", (n) => "Content-Type: text/plain" + '; a*1*=%41; b="x'.repeat(n) + "\r\n\r\n"],
-    ["near-miss delimiter lines", (n) => "Content-Type: multipart/mixed; boundary=bbbbbbbbbb\r\n\r\n" + "--bbbbbbbbb\r\n".repeat(n)],
-    ["header continuation lines", (n) => "X: a\r\n" + " a\r\n".repeat(n) + "\r\n"],
+    [
+      "encoded-word starts without an end",
+      (n) => "Subject: " + "=?a?q?x".repeat(n) + "\r\n\r\n",
+    ],
+    [
+      "encoded words without whitespace",
+      (n) => "Subject: " + "=?utf-8?q?a?=".repeat(n) + "\r\n\r\n",
+    ],
+    [
+      "unclosed quotes and comments in addresses",
+      (n) => "From: " + '"a (b <c '.repeat(n) + "\r\n\r\n",
+    ],
+    [
+      "parameters",
+      (n) =>
+        "Content-Type: text/plain" + '; a*1*=%41; b="x'.repeat(n) + "\r\n\r\n",
+    ],
+    [
+      "near-miss delimiter lines",
+      (n) =>
+        "Content-Type: multipart/mixed; boundary=bbbbbbbbbb\r\n\r\n" +
+        "--bbbbbbbbb\r\n".repeat(n),
+    ],
+    [
+      "header continuation lines",
+      (n) => "X: a\r\n" + " a\r\n".repeat(n) + "\r\n",
+    ],
   ];
   for (const [name, make] of shapes) {
     const small = enc.encode(make(20_000));
@@ -194,14 +263,27 @@ test("hostile: linear time on inputs built to make naive parsers quadratic", asy
     const ts = await time(() => parseMessage(small, big));
     const tl = await time(() => parseMessage(large, big));
     // Linear: ~4x. Quadratic would be ~16x. Generous for a loaded machine.
-    assert.ok(tl < Math.max(ts, 2) * 10, `${name}: ${ts.toFixed(1)} ms → ${tl.toFixed(1)} ms`);
+    assert.ok(
+      tl < Math.max(ts, 2) * 10,
+      `${name}: ${ts.toFixed(1)} ms → ${tl.toFixed(1)} ms`,
+    );
   }
 });
 
 test("headers: names lower-cased, values unfolded (CRLF removed only) and trimmed, raw kept", async () => {
-  const m = await parseMessage(enc.encode("X-Test:  a\r\n\t b \r\nSubject: =?UTF-8?B?w6Q=?=\r\n\r\n"));
-  assert.deepEqual(m.headers[0], { name: "x-test", raw: "a\t b", value: "a\t b" });
-  assert.deepEqual(m.headers[1], { name: "subject", raw: "=?UTF-8?B?w6Q=?=", value: "ä" });
+  const m = await parseMessage(
+    enc.encode("X-Test:  a\r\n\t b \r\nSubject: =?UTF-8?B?w6Q=?=\r\n\r\n"),
+  );
+  assert.deepEqual(m.headers[0], {
+    name: "x-test",
+    raw: "a\t b",
+    value: "a\t b",
+  });
+  assert.deepEqual(m.headers[1], {
+    name: "subject",
+    raw: "=?UTF-8?B?w6Q=?=",
+    value: "ä",
+  });
   assert.equal(m.header("SUBJECT"), "ä");
 });
 

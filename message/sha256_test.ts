@@ -17,11 +17,21 @@ test("sha-256: NIST FIPS 180-4 example vectors", () => {
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
   );
   assert.equal(
-    hex(sha256(enc.encode("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"))),
+    hex(
+      sha256(
+        enc.encode("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
+      ),
+    ),
     "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1",
   );
   assert.equal(
-    hex(sha256(enc.encode("abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu"))),
+    hex(
+      sha256(
+        enc.encode(
+          "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu",
+        ),
+      ),
+    ),
     "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1",
   );
   const h = new Sha256();
@@ -41,12 +51,20 @@ test("sha-256: equals WebCrypto for any input split into any chunks", async () =
       async (bytes, cuts) => {
         const h = new Sha256();
         let pos = 0;
-        for (const c of [...cuts.filter((c) => c <= bytes.length).sort((a, b) => a - b), bytes.length]) {
+        for (
+          const c of [
+            ...cuts.filter((c) => c <= bytes.length).sort((a, b) => a - b),
+            bytes.length,
+          ]
+        ) {
           h.update(bytes.subarray(pos, c));
           pos = c;
         }
         const want = new Uint8Array(
-          await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>),
+          await crypto.subtle.digest(
+            "SHA-256",
+            bytes as Uint8Array<ArrayBuffer>,
+          ),
         );
         assert.equal(hex(h.digest()), hex(want));
       },

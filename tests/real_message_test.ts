@@ -22,7 +22,13 @@ import {
   dkimSign,
   parseMessage,
 } from "../message/mod.ts";
-import { realCa, realEnv, type RealUser, token, waitForDelivery } from "./real/env.ts";
+import {
+  realCa,
+  realEnv,
+  type RealUser,
+  token,
+  waitForDelivery,
+} from "./real/env.ts";
 import { repoFile } from "./repo.ts";
 
 const env = realEnv();
@@ -104,7 +110,8 @@ test("round trip through Postfix and Dovecot: every part type, encoded words, SM
     alternative: composeMessage({
       from: { name: "Jörg Müller-Lüdenscheidt", address: alice.address },
       to: { name: 'Carol "C" Doe, Esq.', address: carol.address },
-      subject: `${t} Grüße aus Köln — encoded words and a subject long enough to be folded`,
+      subject:
+        `${t} Grüße aus Köln — encoded words and a subject long enough to be folded`,
       text: "Grüße, Carol!\n",
       html: "<p>Grüße, <b>Carol</b>!</p>",
       messageId: `${t}.alt@mail.test`,
@@ -119,7 +126,10 @@ test("round trip through Postfix and Dovecot: every part type, encoded words, SM
       html: '<p>logo: <img src="cid:logo@mail.test"></p>',
       attachments: [
         { filename: "logo.png", content: png, cid: "logo@mail.test" },
-        { filename: "Bericht März 2025 — sehr langer Dateiname äöü.pdf", content: new Blob([pdf]) },
+        {
+          filename: "Bericht März 2025 — sehr langer Dateiname äöü.pdf",
+          content: new Blob([pdf]),
+        },
         { filename: "notes.txt", content: "plain\nnotes\n" },
         { filename: "streamed.bin", content: new Blob([streamed]).stream() },
       ],
@@ -142,17 +152,25 @@ test("round trip through Postfix and Dovecot: every part type, encoded words, SM
         attachments: [{ filename: "a.bin", content: png }],
         messageId: `${t}.dkim@mail.test`,
       }),
-      { domain: "mail.test", selector: "sel", privateKey, algorithm: "ed25519-sha256" },
+      {
+        domain: "mail.test",
+        selector: "sel",
+        privateKey,
+        algorithm: "ed25519-sha256",
+      },
     ),
   };
   assert.equal(cases.smtputf8.smtputf8, true);
   assert.equal(cases.mixed.size, undefined); // a stream attachment
   for (const m of Object.values(cases)) await send(m);
   // Wait (bounded) until every message is stored, then fetch them in one session.
-  for (const m of Object.values(cases)) await waitForDelivery(carol, m.messageId, 30_000);
+  for (const m of Object.values(cases)) {
+    await waitForDelivery(carol, m.messageId, 30_000);
+  }
   const got = await fetchAll(Object.values(cases).map((m) => m.messageId));
   assert.equal(got.size, Object.keys(cases).length);
-  const parse = async (m: ComposedMessage) => await parseMessage(got.get(m.messageId)!);
+  const parse = async (m: ComposedMessage) =>
+    await parseMessage(got.get(m.messageId)!);
 
   const text = await parse(cases.text);
   assert.equal(text.subject, `${t} plain`);
@@ -160,9 +178,18 @@ test("round trip through Postfix and Dovecot: every part type, encoded words, SM
   assert.deepEqual(text.from, { name: "", address: alice.address });
 
   const alt = await parse(cases.alternative);
-  assert.equal(alt.subject, `${t} Grüße aus Köln — encoded words and a subject long enough to be folded`);
-  assert.deepEqual(alt.from, { name: "Jörg Müller-Lüdenscheidt", address: alice.address });
-  assert.deepEqual(alt.to, [{ name: 'Carol "C" Doe, Esq.', address: carol.address }]);
+  assert.equal(
+    alt.subject,
+    `${t} Grüße aus Köln — encoded words and a subject long enough to be folded`,
+  );
+  assert.deepEqual(alt.from, {
+    name: "Jörg Müller-Lüdenscheidt",
+    address: alice.address,
+  });
+  assert.deepEqual(alt.to, [{
+    name: 'Carol "C" Doe, Esq.',
+    address: carol.address,
+  }]);
   assert.equal(alt.root.contentType, "multipart/alternative");
   assert.equal(alt.text, "Grüße, Carol!\r\n");
   assert.equal(alt.html, "<p>Grüße, <b>Carol</b>!</p>");
@@ -198,7 +225,11 @@ test("round trip through Postfix and Dovecot: every part type, encoded words, SM
     "sel._domainkey.mail.test",
     await dkimDnsRecord(publicKey),
   ], { input: signed });
-  assert.equal(verdict.stdout.toString().trim(), "pass", `dkimpy after the trip: ${verdict.stdout}${verdict.stderr}`);
+  assert.equal(
+    verdict.stdout.toString().trim(),
+    "pass",
+    `dkimpy after the trip: ${verdict.stdout}${verdict.stderr}`,
+  );
   const parsedSigned = await parseMessage(signed);
   assert.deepEqual(parsedSigned.attachments[0].content, png);
 });
