@@ -6,7 +6,7 @@
  * @module
  */
 import { InvalidInputError } from "../errors.ts";
-import { decodeBase64, encodeBase64 } from "./encoding.ts";
+import { concatBytes, decodeBase64, encodeBase64 } from "./encoding.ts";
 import { type ComposedMessage, messageFrom } from "./message.ts";
 import { Sha256, sha256 } from "./sha256.ts";
 
@@ -271,15 +271,7 @@ function der(tag: number, body: Uint8Array): Uint8Array {
   return out;
 }
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
+const concat = (...parts: Uint8Array[]) => concatBytes(parts);
 
 /** PKCS#1 RSAPrivateKey → PKCS#8 PrivateKeyInfo. */
 function pkcs1ToPkcs8(pkcs1: Uint8Array): Uint8Array {

@@ -273,3 +273,17 @@ export function decodeQuotedPrintable(src: Uint8Array): Uint8Array {
   }
   return out.subarray(0, at);
 }
+
+/** `parts` joined into one buffer; a single part is returned as it is. */
+export function concatBytes(parts: Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0];
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}

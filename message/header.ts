@@ -6,7 +6,7 @@
  * data.
  */
 import { InvalidInputError } from "../errors.ts";
-import { decodeBase64, encodeBase64 } from "./encoding.ts";
+import { concatBytes, decodeBase64, encodeBase64 } from "./encoding.ts";
 
 const utf8 = new TextEncoder();
 
@@ -381,14 +381,7 @@ export function decodeWords(s: string): string {
   let gap = ""; // whitespace after the last encoded word
   const flush = () => {
     if (!pending) return;
-    const n = pending.parts.reduce((a, p) => a + p.length, 0);
-    const all = new Uint8Array(n);
-    let at = 0;
-    for (const p of pending.parts) {
-      all.set(p, at);
-      at += p.length;
-    }
-    out += decodeCharset(all, pending.charset);
+    out += decodeCharset(concatBytes(pending.parts), pending.charset);
     pending = null;
   };
   let i = 0;

@@ -6,7 +6,7 @@
  * @module
  */
 import { InvalidInputError } from "../errors.ts";
-import { Base64LineEncoder } from "./encoding.ts";
+import { Base64LineEncoder, concatBytes } from "./encoding.ts";
 
 /**
  * A message ready to send: its envelope, what it needs from the server, and
@@ -206,21 +206,12 @@ export async function collect(
     return at === size ? out : out.subarray(0, at);
   }
   const parts: Uint8Array[] = [];
-  let n = 0;
   for (;;) {
     const { value, done } = await reader.read();
     if (done) break;
     parts.push(value);
-    n += value.length;
   }
-  if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 /** The pieces of a {@linkcode ComposedMessage}. */

@@ -5,6 +5,7 @@
  * common non-standard forms (encoded words in quotes, unquoted spaces,
  * missing or doubled `;`). One pass, linear.
  */
+import { concatBytes } from "./encoding.ts";
 import { decodeCharset, decodeWords } from "./header.ts";
 
 /** The value before the first `;` and the parameters after it. */
@@ -126,13 +127,7 @@ export function parseParams(input: string): ParsedParams {
       }
       chunks.push(ext ? percentDecode(text) : utf8.encode(text));
     }
-    const len = chunks.reduce((a, c) => a + c.length, 0);
-    const all = new Uint8Array(len);
-    let at = 0;
-    for (const c of chunks) {
-      all.set(c, at);
-      at += c.length;
-    }
+    const all = concatBytes(chunks);
     // The extended form wins over a plain one of the same name.
     params[base] = decodeCharset(all, charset);
   }

@@ -7,7 +7,11 @@
  * @module
  */
 import { type Address, parseAddresses } from "./address.ts";
-import { decodeBase64, decodeQuotedPrintable } from "./encoding.ts";
+import {
+  concatBytes,
+  decodeBase64,
+  decodeQuotedPrintable,
+} from "./encoding.ts";
 import { MessageLimitError } from "./errors.ts";
 import { decodeCharset, decodeWords, headerText } from "./header.ts";
 import { parseParams } from "./params.ts";
@@ -216,14 +220,7 @@ async function readAll(
   } finally {
     reader.releaseLock();
   }
-  if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 /** End of the line starting at `pos` (index of its LF, or `end`). */
