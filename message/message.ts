@@ -59,12 +59,13 @@ export type Source =
 export type BodySegment = Uint8Array | { base64: Source };
 
 /**
- * Bytes of input encoded per chunk out: 256 base64 lines (about 19.5 KiB
- * out). Small chunks keep the garbage between collections small: with
- * 64 KiB chunks Deno's RSS grew by 75 MiB for a 50 MiB attachment, with
- * these by less than 32 MiB.
+ * Bytes of input encoded per chunk out: 64 base64 lines (about 4.9 KiB
+ * out). Small chunks keep the garbage between collections small: for a
+ * 50 MiB stream attachment Deno's RSS grew by 75 MiB with 64 KiB chunks, by
+ * about 18 MiB with these (Bun about 24, Node about 16); throughput stays
+ * above 150 MB/s of output.
  */
-const SLICE = 57 * 256;
+const SLICE = 57 * 64;
 
 function openSource(
   src: Source,
