@@ -11,7 +11,9 @@
  * Entry points: `@mailwire/mailwire/smtp` ({@linkcode SmtpClient},
  * {@linkcode LmtpClient}), `@mailwire/mailwire/pop3` ({@linkcode Pop3Client}),
  * `@mailwire/mailwire/auth` (SASL mechanisms shared by both) and
- * `@mailwire/mailwire/tls` (the socket seam: bring your own `connector`).
+ * `@mailwire/mailwire/tls` (the socket seam: bring your own `connector`) and
+ * `@mailwire/mailwire/message` ({@linkcode composeMessage},
+ * {@linkcode parseMessage}, {@linkcode dkimSign}).
  * This module re-exports them all.
  *
  * @example Send, then read back
@@ -44,3 +46,4 @@ export * from "./smtp/mod.ts";
 export * from "./pop3/mod.ts";
 export * from "./auth/mod.ts";
 export * from "./tls/mod.ts";
+export * from "./message/mod.ts";

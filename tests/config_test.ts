@@ -22,8 +22,7 @@ test("deno.json and jsr.json agree on name, version, license, exports and publis
   assert.deepEqual(Object.keys(deno.exports).sort(), [
     ".",
     "./auth",
-    // "./message" goes here: its helper adds it to deno.json, jsr.json,
-    // publish.include ("message/") and this list.
+    "./message",
     "./pop3",
     "./smtp",
     "./tls",

@@ -16,8 +16,8 @@ gate() { # name, command...
 
 gate "deno fmt --check" $bin/deno fmt --check
 gate "deno lint" $bin/deno lint
-gate "deno check" $bin/deno check mod.ts smtp/mod.ts pop3/mod.ts auth/mod.ts tls/mod.ts examples/demo.ts examples/deno_script.ts bench/smtp_bench.ts
-gate "deno doc --lint" $bin/deno doc --lint mod.ts smtp/mod.ts pop3/mod.ts auth/mod.ts tls/mod.ts
+gate "deno check" $bin/deno check mod.ts smtp/mod.ts pop3/mod.ts auth/mod.ts tls/mod.ts message/mod.ts examples/demo.ts examples/deno_script.ts bench/smtp_bench.ts
+gate "deno doc --lint" $bin/deno doc --lint mod.ts smtp/mod.ts pop3/mod.ts auth/mod.ts tls/mod.ts message/mod.ts
 gate "deno publish --dry-run" $bin/deno publish --dry-run --allow-dirty
 
 step "real servers (Postfix + Dovecot)"
