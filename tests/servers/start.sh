@@ -37,6 +37,8 @@ install_packages() {
   [ -x /usr/lib/dovecot/lmtp ] || need+=(dovecot-lmtpd)
   command -v openssl >/dev/null 2>&1 || need+=(openssl)
   command -v node >/dev/null 2>&1 || need+=(nodejs)
+  # Test-only verifiers: dkimpy (message/ DKIM signatures), Python's email package.
+  /usr/bin/python3 -c 'import dkim' >/dev/null 2>&1 || need+=(python3-dkim)
   [ ${#need[@]} -eq 0 ] && return 0
   log "installing: ${need[*]}"
   echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
