@@ -90,8 +90,25 @@ test("retr returns the exact bytes; top the head", async () => {
   await using fake = await startFake({ capa: CAPA, messages: [bytes] });
   await using client = await session(fake);
   assert.deepEqual(await client.retr(1), bytes);
-  const head = await client.top(1, 0);
-  assert.deepEqual(head, bytes); // the fake ignores the line count
+  const header = Buffer.from("Subject: bin\r\n\r\n");
+  // TOP n 0: the header and the blank line, no body.
+  assert.deepEqual(await client.top(1, 0), new Uint8Array(header));
+  // TOP n 2: two body lines (the first holds NUL, 8-bit and a lone CR),
+  // the second dot-unstuffed.
+  assert.deepEqual(
+    await client.top(1, 2),
+    new Uint8Array(Buffer.concat([
+      header,
+      Buffer.from([0, 1, 0x80, 0xff, 13, 65, 13, 10]),
+      Buffer.from(".leading dot\r\n"),
+    ])),
+  );
+  // More lines than the body has: the whole message.
+  assert.deepEqual(await client.top(1, 100), bytes);
+  assert.equal(
+    fake.peer().text,
+    "CAPA\r\nUSER tim\r\nPASS secret\r\nCAPA\r\nRETR 1\r\nTOP 1 0\r\nTOP 1 2\r\nTOP 1 100\r\n",
+  );
 });
 
 test("every leading dot is removed, not only '..'", async () => {

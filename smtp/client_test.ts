@@ -1430,22 +1430,29 @@ test("client: reconnect after close starts fresh (features of the new session on
   const fake = await smtpFake({
     hook: (line) =>
       line.startsWith("EHLO")
-        ? ehloReply(n++ === 0 ? ["SIZE 10", "DSN"] : ["PIPELINING"])
+        ? ehloReply(
+          n++ === 0 ? ["SIZE 10", "DSN", "AUTH PLAIN"] : ["PIPELINING"],
+        )
         : undefined,
   });
   const client = new SmtpClient(opts(fake));
   try {
     await client.connect();
     assert.ok(client.hasExtension("SIZE"));
-    await client.login("tim", "pw").catch(() => {});
+    // The first session logs in for real: the flag must not survive it.
+    const reply = await client.login("tim", "pw");
+    assert.equal(reply?.code, 235);
+    assert.equal(client.authenticated, true);
     await client.quit();
+    assert.equal(client.authenticated, false, "forgotten at quit");
     await client.connect();
     assert.ok(!client.hasExtension("SIZE"));
     assert.ok(!client.hasExtension("DSN"));
     assert.ok(client.hasExtension("PIPELINING"));
     assert.equal(client.authenticated, false);
-    assert.deepEqual(fake.commands.filter((c) => c.startsWith("EHLO")), [
+    assert.deepEqual(fake.commands.filter((c) => /^(EHLO|AUTH)/.test(c)), [
       "EHLO localhost",
+      `AUTH PLAIN ${Buffer.from("\0tim\0pw").toString("base64")}`,
       "EHLO localhost",
     ]);
     await client.quit();

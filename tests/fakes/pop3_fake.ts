@@ -62,6 +62,22 @@ export function wire(message: string | Uint8Array): Buffer {
   return Buffer.from(stuffed + ".\r\n", "latin1");
 }
 
+/**
+ * What TOP answers (RFC 1939 §7): the header, the blank line, then the
+ * first `lines` lines of the body (all of them when there are fewer).
+ */
+export function head(message: Uint8Array, lines: number): Buffer {
+  const text = Buffer.from(message).toString("latin1");
+  const end = text.indexOf("\r\n\r\n");
+  if (end < 0) return Buffer.from(message);
+  let at = end + 4;
+  for (let i = 0; i < lines && at < text.length; i++) {
+    const next = text.indexOf("\r\n", at);
+    at = next < 0 ? text.length : next + 2;
+  }
+  return Buffer.from(text.slice(0, at), "latin1");
+}
+
 export async function startFake(o: FakeOptions = {}): Promise<Fake> {
   const messages = (o.messages ?? []).map((m) => Buffer.from(m));
   const users = o.users ?? { tim: "secret" };
@@ -181,7 +197,9 @@ export async function startFake(o: FakeOptions = {}): Promise<Fake> {
           if (!exists(n)) {
             await peer.write("-ERR no such message\r\n");
           } else {
-            const m = messages[n - 1];
+            const m = verb.toUpperCase() === "TOP"
+              ? head(messages[n - 1], Number(args[1]))
+              : messages[n - 1];
             await peer.write(
               Buffer.concat([
                 Buffer.from(`+OK ${m.length} octets\r\n`),

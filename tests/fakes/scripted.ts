@@ -163,8 +163,10 @@ export class FakePeer {
 
 /** A running fake server. */
 export interface FakeServer {
-  /** The port on 127.0.0.1. */
+  /** The port on 127.0.0.1 (0 when listening on a Unix socket). */
   port: number;
+  /** The Unix socket path, when listening on one. */
+  path?: string;
   /** Peers accepted so far. */
   peers: FakePeer[];
   /** Resolves with the first peer's script result (or its error). */
@@ -176,11 +178,12 @@ export interface FakeServer {
 
 /**
  * Start a fake server on 127.0.0.1 running `script` for each connection.
- * With `implicitTls`, connections are TLS from the start (fixture cert).
+ * With `implicitTls`, connections are TLS from the start (fixture cert);
+ * with `path`, it listens on that Unix socket instead (LMTP).
  */
 export async function fakeServer(
   script: (peer: FakePeer) => Promise<void>,
-  options: { implicitTls?: boolean; cert?: string } = {},
+  options: { implicitTls?: boolean; cert?: string; path?: string } = {},
 ): Promise<FakeServer> {
   const peers: FakePeer[] = [];
   const results: Promise<void>[] = [];
@@ -203,14 +206,20 @@ export async function fakeServer(
       key: fixture(`${cert}-key.pem`),
     }, onSocket)
     : net.createServer(onSocket);
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    if (options.path !== undefined) server.listen(options.path, resolve);
+    else server.listen(0, "127.0.0.1", resolve);
+  });
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : 0;
   const close = async () => {
     for (const p of peers) p.destroy();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   };
   return {
     port,
+    path: options.path,
     peers,
     done: first.then((p) => p),
     close,

@@ -56,6 +56,8 @@ export interface SmtpFakeOptions {
   implicitTls?: boolean;
   /** Fixture certificate name for TLS (default `localhost`). */
   cert?: string;
+  /** Listen on this Unix socket path instead of 127.0.0.1 (LMTP). */
+  path?: string;
 }
 
 /** A running fake SMTP server. */
@@ -213,7 +215,11 @@ export async function smtpFake(
       }
       if (!going) return;
     }
-  }, { implicitTls: options.implicitTls, cert: options.cert });
+  }, {
+    implicitTls: options.implicitTls,
+    cert: options.cert,
+    path: options.path,
+  });
   let firstPeer: Promise<FakePeer> | undefined;
   const peer = () =>
     firstPeer ??= (async () => {
