@@ -154,7 +154,7 @@ export class Session {
     checkCallOptions(call, phase);
     const client = this.#config.signal;
     if (client?.aborted) {
-      throw this.#annotate(
+      throw this.annotate(
         new AbortedError(
           "the client's signal was aborted; create a new client",
           {
@@ -172,7 +172,7 @@ export class Session {
       await waitTurn(previous, signal);
     } catch (err) {
       void previous.then(release);
-      throw this.#annotate(err, phase);
+      throw this.annotate(err, phase);
     }
     this.#active = true;
     this.#phase = phase;
@@ -181,7 +181,7 @@ export class Session {
         (options.connect ? this.#config.connectTimeout : this.#config.timeout);
       return await fn(new Deadline(ms, signal));
     } catch (err) {
-      throw this.#annotate(err, this.#phase);
+      throw this.annotate(err, this.#phase);
     } finally {
       this.#active = false;
       // The client's signal fired while this call ran, yet it finished:
@@ -327,8 +327,11 @@ export class Session {
     await ch.close();
   }
 
-  /** Name the protocol, server and phase in a mailwire error (once). */
-  #annotate(err: unknown, phase: string): unknown {
+  /**
+   * Name the protocol, server and phase in a mailwire error (once). Calls
+   * do it themselves; streams a call returned use it for their own errors.
+   */
+  annotate(err: unknown, phase: string): unknown {
     if (!(err instanceof MailwireError) || err.phase !== undefined) return err;
     err.phase = phase;
     err.server = this.server;

@@ -255,7 +255,7 @@ export function messageStream(
           deadline.current.check("reading a message");
         } catch (err) {
           end(false);
-          throw err;
+          throw o.mapError(err);
         }
         task ??= start();
         proceed();

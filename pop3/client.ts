@@ -794,7 +794,7 @@ export class Pop3Client {
         drainLimit: DRAIN_LIMIT,
         signal: d.signal,
         abort: ch.abort,
-        mapError: (err) => s.mapError(err),
+        mapError: (err) => s.annotate(s.mapError(err), "retr"),
         done: (clean) => {
           reader.maxLineLength = cap;
           if (c.stream === token) c.stream = undefined;

@@ -459,7 +459,12 @@ test("retrStream: a stalled body times out per chunk, closed", async () => {
   const client = await session(fake);
   const stream = await client.retrStream(1, { timeout: 300 });
   const t0 = Date.now();
-  await assert.rejects(new Response(stream).arrayBuffer(), TimeoutError);
+  const err = await new Response(stream).arrayBuffer().catch((e) => e);
+  assert.ok(err instanceof TimeoutError, String(err));
+  // The stream's errors name the server and the call, as calls' errors do.
+  assert.equal(err.phase, "retr");
+  assert.equal(err.server, `127.0.0.1:${fake.port}`);
+  assert.match(err.message, /\(pop3 127\.0\.0\.1:\d+, retr\)$/);
   const took = Date.now() - t0;
   assert.ok(took >= 250 && took < 1500, `took ${took} ms`);
   assert.equal(client.connected, false);
