@@ -163,12 +163,15 @@ test("USER/PASS refused in clear without allowInsecureAuth: PASS never sent", as
   assert.equal(fake.peer().text, "");
   // Also through connect's auth option.
   await using fake2 = await startFake({ capa: CAPA });
-  await assert.rejects(
-    Pop3Client.connect(fake2.options({
-      allowInsecureAuth: false,
-      auth: { username: "tim", password: "secret" },
-    })),
-    AuthError,
+  const err = await Pop3Client.connect(fake2.options({
+    allowInsecureAuth: false,
+    auth: { username: "tim", password: "secret" },
+  })).catch((e) => e);
+  assert.ok(err instanceof AuthError, String(err));
+  assert.equal(
+    err.phase,
+    "auth",
+    "the refusal is the login's, not the greeting's",
   );
   assert.ok(await fake2.peer().waitClosed(2000));
   assert.doesNotMatch(fake2.peer().text, /PASS|USER/);
@@ -439,15 +442,14 @@ test("starttls: CAPA, STLS, TLS, CAPA again, then AUTH under TLS", async () => {
 test("starttls without STLS in CAPA: error, closed, no USER/PASS", async () => {
   await using fake = await startFake({ capa: CAPA });
   const t0 = Date.now();
-  await assert.rejects(
-    Pop3Client.connect({
-      hostname: "127.0.0.1",
-      port: fake.port,
-      timeout: 5000,
-      auth: { username: "tim", password: "secret" },
-    }),
-    Pop3NotSupportedError,
-  );
+  const err = await Pop3Client.connect({
+    hostname: "127.0.0.1",
+    port: fake.port,
+    timeout: 5000,
+    auth: { username: "tim", password: "secret" },
+  }).catch((e) => e);
+  assert.ok(err instanceof Pop3NotSupportedError, String(err));
+  assert.equal(err.phase, "stls", "named as the stls step, not the greeting");
   assert.ok(Date.now() - t0 < 2000);
   assert.ok(await fake.peer().waitClosed(2000));
   assert.equal(fake.peer().text, "CAPA\r\n");

@@ -116,6 +116,7 @@ export class Pop3Connection {
       this.timestamp = findApopTimestamp(greeting.text);
       if (this.o.tls === "starttls") {
         await this.capabilities(d);
+        this.session.phase = "stls";
         if (!this.hasCapability("STLS")) {
           throw new Pop3NotSupportedError(
             'server does not offer stls; refusing to continue without tls (tls: "implicit" if the port expects tls from the first byte, "none" to allow clear text)',
@@ -345,6 +346,7 @@ export class Pop3Connection {
     options: Pop3LoginOptions,
     d: Deadline,
   ): Promise<Pop3Status> {
+    this.session.phase = "auth"; // a refusal below is the login's
     assertCredentials(credentials); // before a byte is sent (CAPA included)
     this.notAuthenticated();
     this.insecure();

@@ -334,6 +334,7 @@ export class SmtpConnection {
     options: SmtpLoginOptions,
     d: Deadline,
   ): Promise<SmtpReply | undefined> {
+    this.session.phase = "auth"; // a refusal below is the login's
     assertCredentials(credentials); // before a byte is sent (EHLO included)
     this.insecure();
     await this.ehloOrHelo(d);

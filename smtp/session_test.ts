@@ -230,3 +230,22 @@ test("session: an AUTH line over 512 octets waits for the challenge (RFC 4954 §
     ),
   );
 });
+
+test("session: credentials refused in clear name the auth step, at connect and at login()", async () => {
+  await using fake = await smtpFake({ features: ["AUTH PLAIN"] });
+  const { err } = await failure(
+    SmtpClient.connect(opts(fake, {
+      allowInsecureAuth: false,
+      auth: { username: "tim", password: "secret" },
+    })),
+    AuthError,
+  );
+  assert.equal(err.phase, "auth", "the refusal is the login's, not the ehlo's");
+  assert.match(err.message, /, auth\)$/);
+  assert.deepEqual(fake.commands, ["EHLO localhost"]);
+  await using client = await SmtpClient.connect(
+    opts(fake, { allowInsecureAuth: false }),
+  );
+  const again = await failure(client.login("tim", "secret"), AuthError);
+  assert.equal(again.err.phase, "auth");
+});
