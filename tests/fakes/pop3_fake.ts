@@ -31,6 +31,10 @@ export interface FakeOptions {
   users?: Record<string, string>;
   /** Runs first for every command line. */
   onCommand?: (line: string, peer: FakePeer) => Reply | Promise<Reply>;
+  /** TLS from the first byte (POP3S). */
+  implicitTls?: boolean;
+  /** Fixture certificate for TLS (default `localhost`). */
+  cert?: string;
 }
 
 /** What the tests inspect. */
@@ -93,7 +97,7 @@ export async function startFake(o: FakeOptions = {}): Promise<Fake> {
     const deleted = new Set<number>();
     let user: string | undefined;
     let authed = false;
-    let tls = false;
+    let tls = o.implicitTls ?? false;
     await peer.write((o.greeting ?? RFC_GREETING) + "\r\n");
     const capa = () => {
       if (authed && o.capaAfterLogin) return o.capaAfterLogin;
@@ -127,7 +131,7 @@ export async function startFake(o: FakeOptions = {}): Promise<Fake> {
         }
         case "STLS":
           await peer.write("+OK begin tls\r\n");
-          await peer.startTls();
+          await peer.startTls(o.cert);
           tls = true;
           break;
         case "USER":
@@ -230,7 +234,7 @@ export async function startFake(o: FakeOptions = {}): Promise<Fake> {
           await peer.write("-ERR unknown command\r\n");
       }
     }
-  });
+  }, { implicitTls: o.implicitTls, cert: o.cert });
   return {
     server,
     port: server.port,

@@ -216,6 +216,14 @@ export async function fakeServer(
   const close = async () => {
     for (const p of peers) p.destroy();
     await new Promise<void>((resolve) => server.close(() => resolve()));
+    // Let every script see its connection gone and return, so none of its
+    // timers outlives the test (Deno's sanitizers), within a bound.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.allSettled(results),
+      new Promise((resolve) => timer = setTimeout(resolve, 3000)),
+    ]);
+    clearTimeout(timer);
   };
   return {
     port,
