@@ -711,7 +711,8 @@ export class SmtpClient {
   /**
    * Send QUIT, read the reply, close. Returns the server's reply (a `421`
    * included), or `undefined` when the server was already gone. Never
-   * throws for a server that's already gone.
+   * throws for a server that's already gone; an abort (the call's signal
+   * or the client's) is an `AbortedError`, the connection closed.
    *
    * @example
    * ```ts

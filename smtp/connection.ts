@@ -3,7 +3,7 @@
 import { chooseMechanism } from "../auth/choose_mechanism.ts";
 import { createMechanism } from "../auth/create_mechanism.ts";
 import type { Credentials, SaslMechanism } from "../auth/mechanism.ts";
-import { InvalidInputError, MailwireError } from "../errors.ts";
+import { AbortedError, InvalidInputError, MailwireError } from "../errors.ts";
 import { stuffMessage } from "../io/dot.ts";
 import type { Deadline } from "../io/deadline.ts";
 import { checkOptions, type Spec } from "../io/options.ts";
@@ -555,7 +555,10 @@ export class SmtpConnection {
       await this.send(["QUIT"], d);
       reply = await this.read(d, true);
     } catch (err) {
-      if (!(err instanceof MailwireError)) throw err;
+      // A server already gone is no failure of QUIT; the caller's abort is.
+      if (!(err instanceof MailwireError) || err instanceof AbortedError) {
+        throw err;
+      }
     } finally {
       await this.close();
     }

@@ -249,3 +249,23 @@ test("session: credentials refused in clear name the auth step, at connect and a
   const again = await failure(client.login("tim", "secret"), AuthError);
   assert.equal(again.err.phase, "auth");
 });
+
+test("session: an abort during QUIT is an AbortedError (cause = the reason), not a silent undefined", async () => {
+  const ac = new AbortController();
+  const reason = new Error("stop");
+  await using fake = await smtpFake({
+    // Aborted as the QUIT arrives (the fake hangs up right after it).
+    hook: (l) => l === "QUIT" ? (ac.abort(reason), null) : undefined,
+  });
+  const client = await SmtpClient.connect(opts(fake));
+  const { err, ms } = await failure(
+    client.quit({ signal: ac.signal }),
+    AbortedError,
+  );
+  assert.equal(err.cause, reason);
+  assert.equal(err.phase, "quit");
+  assert.ok(ms < 1000, `${ms} ms`);
+  assert.equal(client.connected, false);
+  // A server that is simply gone still isn't a failure of QUIT.
+  assert.equal(await client.quit(), undefined);
+});
