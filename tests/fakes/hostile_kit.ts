@@ -119,6 +119,8 @@ export interface Scenario<P extends Protocol = Protocol> {
   within: number;
   /** ... and not before this many (deadlines don't fire early). */
   atLeast?: number;
+  /** The controller the scenario aborts with (its server may fire it); default: a fresh one. */
+  abort?: AbortController;
   /** Measure from the abort instead of the call's start. */
   fromAbort?: boolean;
   /** What the fake received: the exact text, a pattern, or a check. */
@@ -212,7 +214,7 @@ export async function runScenario<P extends Protocol>(
         created.push(c);
         return c as ClientOf<P>;
       },
-      abort: new AbortController(),
+      abort: s.abort ?? new AbortController(),
     };
     ctx.abort.signal.addEventListener("abort", () => {
       ctx.abortedAt = performance.now();
@@ -230,7 +232,8 @@ export async function runScenario<P extends Protocol>(
       outcome = { ok: false, err };
     }
     const end = performance.now();
-    const ms = end - (s.fromAbort && ctx.abortedAt ? ctx.abortedAt : start);
+    if (s.fromAbort) assert.ok(ctx.abortedAt, "the scenario aborted");
+    const ms = end - (s.fromAbort ? ctx.abortedAt! : start);
 
     // The error, exactly, with its fields.
     if (outcome.ok) assert.fail(`expected ${s.error.name}, but it resolved`);
@@ -331,23 +334,27 @@ export async function runScenario<P extends Protocol>(
   }
 }
 
-/** Register every scenario as a test, then one test printing the timings. */
+/**
+ * Register every scenario as a test named `<prefix> <protocol>: <name>`,
+ * then one test printing the timings.
+ */
 export function registerScenarios(
   label: string,
   scenarios: readonly Scenario[],
+  prefix = "hostile",
 ): void {
   const names = new Set<string>();
   for (const s of scenarios) {
-    const name = `hostile ${s.protocol}: ${s.name}`;
+    const name = `${prefix} ${s.protocol}: ${s.name}`;
     assert.ok(!names.has(name), `duplicate scenario ${name}`);
     names.add(name);
     test(name, async () => {
       await runScenario(s);
     });
   }
-  test(`hostile ${label}: ${scenarios.length} scenarios, slowest against its bound`, () => {
+  test(`${prefix} ${label}: ${scenarios.length} scenarios, slowest against its bound`, () => {
     const mine = timings.filter((t) =>
-      names.has(`hostile ${t.protocol}: ${t.name}`)
+      names.has(`${prefix} ${t.protocol}: ${t.name}`)
     );
     if (mine.length === 0) return; // filtered out
     const slowest = mine.reduce((a, b) =>

@@ -19,6 +19,8 @@ export type Reply = string | Uint8Array | null | undefined;
 export interface FakeOptions {
   /** The greeting line (CRLF added). */
   greeting?: string;
+  /** Milliseconds to wait before the greeting. */
+  greetingDelay?: number;
   /** CAPA lines; `null`: CAPA answers -ERR. */
   capa?: string[] | null;
   /** CAPA lines after STLS (default: `capa` without STLS). */
@@ -98,6 +100,8 @@ export async function startFake(o: FakeOptions = {}): Promise<Fake> {
     let user: string | undefined;
     let authed = false;
     let tls = o.implicitTls ?? false;
+    if (o.greetingDelay) await sleep(o.greetingDelay);
+    if (peer.ended) return;
     await peer.write((o.greeting ?? RFC_GREETING) + "\r\n");
     const capa = () => {
       if (authed && o.capaAfterLogin) return o.capaAfterLogin;

@@ -126,6 +126,7 @@ export class FakePeer {
   /** Upgrade this connection to TLS as the server (after "220 ready"). */
   async startTls(cert = "localhost"): Promise<void> {
     const plain = this.socket as net.Socket;
+    if (plain.destroyed) return; // the client already went away
     plain.removeAllListeners("data");
     plain.removeAllListeners("end");
     plain.removeAllListeners("close");

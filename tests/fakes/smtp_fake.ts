@@ -44,6 +44,8 @@ export type SmtpFakeHook = (
 export interface SmtpFakeOptions {
   /** The greeting (with CRLF). Default `220 fake.test ESMTP\r\n`. */
   greeting?: string;
+  /** Milliseconds to wait before the greeting. */
+  greetingDelay?: number;
   /** EHLO keywords. Default `["PIPELINING"]`. */
   features?: string[];
   /** EHLO keywords after STARTTLS. Default: `features` without STARTTLS. */
@@ -106,6 +108,8 @@ export async function smtpFake(
       await peer.write(out ?? await fallback());
       return true;
     };
+    if (options.greetingDelay) await sleep(options.greetingDelay);
+    if (peer.ended) return;
     await peer.write(options.greeting ?? "220 fake.test ESMTP\r\n");
     for (let n = 0; n < 10_000; n++) {
       const line = await peer.readLine(10_000);
