@@ -142,15 +142,32 @@ test("a CA that did not sign the server's certificate → TlsError", async () =>
   );
 });
 
-test("submission: AUTH is not offered before TLS, and credentials never go in clear", async () => {
+test("submission in clear: the client refuses before asking (AuthError); allowed, Postfix offers no AUTH", async () => {
+  // The client's own refusal (TLS before AUTH), whatever the server offers:
+  // against a fake that does offer AUTH in clear it is the catalogue's case
+  // "AUTH offered in clear, allowInsecureAuth off" (tests/hostile/).
   const log: LogEntry[] = [];
-  await assert.rejects(
-    SmtpClient.connect(submission({ tls: "none", logger: (e) => log.push(e) })),
-    (err) => err instanceof SmtpNotSupportedError || err instanceof AuthError,
-  );
+  const refused = await SmtpClient.connect(
+    submission({ tls: "none", logger: (e) => log.push(e) }),
+  ).then(() => null, (e) => e);
+  assert.ok(refused instanceof AuthError, String(refused));
+  assert.equal(refused.phase, "auth");
+  assert.match(refused.message, /without tls/);
+  // Postfix's side (smtpd_tls_auth_only): no AUTH before TLS at all.
+  const offered = await SmtpClient.connect(
+    submission({
+      tls: "none",
+      allowInsecureAuth: true,
+      logger: (e) => log.push(e),
+    }),
+  ).then(() => null, (e) => e);
+  assert.ok(offered instanceof SmtpNotSupportedError, String(offered));
+  assert.match(offered.message, /does not offer auth/);
   assert.ok(
     !log.some((e) => e.direction === "client" && e.text.startsWith("AUTH")),
+    "no AUTH command ever sent",
   );
+  assert.ok(!log.some((e) => e.text.includes(alice.password)));
 });
 
 for (const mechanism of ["PLAIN", "LOGIN", "CRAM-MD5"]) {
@@ -340,36 +357,78 @@ test("hard bodies: dot lines, a lone dot, long lines, bare LF; DATA and BDAT bot
   }
 });
 
-test("a streamed 10 MiB message over DATA is delivered intact", async () => {
+test("a streamed 10 MiB message over DATA is delivered intact, byte for byte", async () => {
   const id = token("stream");
-  await using c = await SmtpClient.connect(submission({ timeout: 60_000 }));
-  const head = enc.encode(message(id, ""));
-  const line = enc.encode(
+  const log: LogEntry[] = [];
+  await using c = await SmtpClient.connect(
+    submission({ timeout: 60_000, logger: (e) => log.push(e) }),
+  );
+  const headText = message(id, ""); // once: its Date header is the time
+  const head = enc.encode(headText);
+  // Every 7th line starts with a dot (stuffed on the way, unstuffed by
+  // Postfix); chunks are cut inside a CRLF and right after a line end.
+  const plain = enc.encode(
     "0123456789abcdefghijklmnopqrstuvwxyz.ABCDEFGHIJKLMNOPQRSTUVWXYZ\r\n",
   );
-  const lines = Math.ceil((10 << 20) / line.length);
+  const dotted = enc.encode(
+    ".0123456789abcdefghijklmnopqrstuvwxyz.ABCDEFGHIJKLMNOPQRSTUVWXY\r\n",
+  );
+  const per = 1001; // lines per pulled chunk: not a multiple of 7
+  const lines = Math.ceil((10 << 20) / plain.length);
   let sent = 0;
   const stream = new ReadableStream<Uint8Array>({
     pull(controller) {
       if (sent === 0) controller.enqueue(head);
-      const batch = Math.min(1000, lines - sent);
-      const chunk = new Uint8Array(batch * line.length);
-      for (let i = 0; i < batch; i++) chunk.set(line, i * line.length);
-      // split at an awkward place: inside a CRLF
-      controller.enqueue(chunk.subarray(0, chunk.length - 1));
-      controller.enqueue(chunk.subarray(chunk.length - 1));
+      const batch = Math.min(per, lines - sent);
+      const chunk = new Uint8Array(batch * plain.length);
+      for (let i = 0; i < batch; i++) {
+        chunk.set((sent + i) % 7 === 0 ? dotted : plain, i * plain.length);
+      }
+      // split at awkward places: inside a CRLF, and just before a dot line
+      const cut = chunk.length - 1;
+      controller.enqueue(chunk.subarray(0, plain.length));
+      controller.enqueue(chunk.subarray(plain.length, cut));
+      controller.enqueue(chunk.subarray(cut));
       sent += batch;
       if (sent >= lines) controller.close();
     },
-  });
+  }, { highWaterMark: 0 });
   const result = await c.sendMail({
     from: alice.address,
     to: bob.address,
     data: stream,
   });
   assert.equal(result.reply.code, 250);
+  const commands = log.filter((e) => e.direction === "client").map((e) =>
+    e.text
+  );
+  assert.ok(
+    commands.includes("DATA") && !commands.some((l) => l.startsWith("BDAT")),
+    "a stream goes over DATA",
+  );
+  // What Maildir must hold at its end: the same lines, LF-terminated.
+  const lf = (b: Uint8Array) => {
+    const out = b.slice(0, b.length - 1);
+    out[out.length - 1] = 0x0a;
+    return out;
+  };
+  const plainLf = lf(plain);
+  const dottedLf = lf(dotted);
+  const headLf = enc.encode(headText.replace(/\r\n/g, "\n"));
+  const expected = new Uint8Array(headLf.length + lines * plainLf.length);
+  expected.set(headLf, 0);
+  for (let i = 0; i < lines; i++) {
+    expected.set(
+      i % 7 === 0 ? dottedLf : plainLf,
+      headLf.length + i * plainLf.length,
+    );
+  }
   const got = await waitForDelivery(bob, id, 30_000);
-  assert.ok(got.length > lines * (line.length - 1));
+  assert.ok(got.length >= expected.length, `${got.length} bytes delivered`);
+  assert.ok(
+    endsWith(got, expected),
+    "the delivered message ends with exactly the sent bytes",
+  );
 });
 
 test("a message above the advertised SIZE is refused before sending", async () => {
