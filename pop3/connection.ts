@@ -334,11 +334,6 @@ export class Pop3Connection {
     if (this.authenticated) throw new Pop3Error("already authenticated");
   }
 
-  loggedIn(): void {
-    this.authenticated = true;
-    this.capa = undefined; // may change after login (RFC 2449 §5); asked again when needed
-  }
-
   /** Log in, choosing SASL, APOP or USER/PASS (see chooseLogin). */
   async login(
     credentials: Credentials,
@@ -374,6 +369,11 @@ export class Pop3Connection {
     }
     await this.capabilities(d);
     return status;
+  }
+
+  loggedIn(): void {
+    this.authenticated = true;
+    this.capa = undefined; // may change after login (RFC 2449 §5); asked again when needed
   }
 
   async userPass(

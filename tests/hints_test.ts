@@ -10,19 +10,8 @@ import { SmtpClient } from "../smtp/client.ts";
 import { SmtpNotSupportedError } from "../smtp/errors.ts";
 import { Pop3Client } from "../pop3/client.ts";
 import { fakeServer } from "./fakes/scripted.ts";
+import { timed } from "./fakes/timing.ts";
 import { smtpFake } from "./fakes/smtp_fake.ts";
-
-async function timed(
-  p: Promise<unknown>,
-): Promise<{ err: unknown; ms: number }> {
-  const t = performance.now();
-  try {
-    await p;
-    return { err: undefined, ms: performance.now() - t };
-  } catch (err) {
-    return { err, ms: performance.now() - t };
-  }
-}
 
 test("starttls mode against an implicit-TLS port: TimeoutError within connectTimeout, with the hint", async () => {
   // An implicit-TLS server waits silently for the ClientHello.

@@ -13,6 +13,7 @@ import { SmtpServerDisconnectedError } from "../smtp/errors.ts";
 import { Pop3Client } from "../pop3/client.ts";
 import { Pop3ServerDisconnectedError } from "../pop3/errors.ts";
 import { type FakePeer, fakeServer } from "./fakes/scripted.ts";
+import { timed } from "./fakes/timing.ts";
 
 /** How a NOOP is answered: at once, after a delay, half (mid-reply), or never. */
 type Answer = "ok" | "late" | "half" | "never";
@@ -129,18 +130,6 @@ async function fake(kind: Kind, answers: Answer[] = []) {
   return { server, noops };
 }
 
-async function elapsed<T>(
-  p: Promise<T>,
-): Promise<{ err: unknown; ms: number }> {
-  const t = performance.now();
-  try {
-    await p;
-    return { err: undefined, ms: performance.now() - t };
-  } catch (err) {
-    return { err, ms: performance.now() - t };
-  }
-}
-
 for (const kind of KINDS) {
   test(`${kind.name}: abort while queued rejects at once, sends nothing, leaves the connection alone`, async () => {
     const { server, noops } = await fake(kind, ["late"]);
@@ -152,7 +141,7 @@ for (const kind of KINDS) {
       const ac = new AbortController();
       const second = client.noop({ signal: ac.signal });
       ac.abort("changed my mind");
-      const { err, ms } = await elapsed(second);
+      const { err, ms } = await timed(second);
       assert.ok(err instanceof AbortedError, `${err}`);
       assert.equal(err.cause, "changed my mind");
       assert.equal(err.phase, "noop");
@@ -175,7 +164,7 @@ for (const kind of KINDS) {
       await client.connect();
       const ac = new AbortController();
       setTimeout(() => ac.abort("stop"), 50);
-      const { err, ms } = await elapsed(client.noop({ signal: ac.signal }));
+      const { err, ms } = await timed(client.noop({ signal: ac.signal }));
       assert.ok(err instanceof AbortedError, `${err}`);
       assert.equal(err.cause, "stop");
       assert.equal(err.phase, "noop");
@@ -205,10 +194,10 @@ for (const kind of KINDS) {
       ac.abort("shutdown");
       assert.ok(await server.peers[0].waitClosed(2000), "closed when idle");
       assert.equal(client.connected, false);
-      const { err } = await elapsed(client.noop());
+      const { err } = await timed(client.noop());
       assert.ok(err instanceof AbortedError, `${err}`);
       assert.equal(err.cause, "shutdown");
-      const again = await elapsed(client.connect());
+      const again = await timed(client.connect());
       assert.ok(again.err instanceof AbortedError, `${again.err}`);
       assert.equal(noops.length, 0);
     } finally {
@@ -222,7 +211,7 @@ for (const kind of KINDS) {
     const client = kind.make(server.port, {});
     try {
       await client.connect();
-      const { err, ms } = await elapsed(client.noop({ timeout: 300 }));
+      const { err, ms } = await timed(client.noop({ timeout: 300 }));
       assert.ok(err instanceof TimeoutError, `${err}`);
       assert.equal(err.timeout, 300);
       assert.equal(err.phase, "noop");
@@ -239,7 +228,7 @@ for (const kind of KINDS) {
     await using _ = server;
     const client = kind.make(server.port, {});
     await client.connect();
-    const pending = elapsed(client.noop());
+    const pending = timed(client.noop());
     await new Promise((r) => setTimeout(r, 50));
     await client.close();
     const { err, ms } = await pending;
@@ -254,7 +243,7 @@ for (const kind of KINDS) {
     const client = kind.make(server.port, {});
     await client.connect();
     await client.close();
-    const { err } = await elapsed(client.noop());
+    const { err } = await timed(client.noop());
     assert.ok(err instanceof kind.disconnected, `${err}`);
     assert.match(
       (err as Error).message,
@@ -270,7 +259,7 @@ for (const kind of KINDS) {
     const client = kind.make(server.port, { logger: (e) => log.push(e) });
     try {
       await client.connect();
-      await elapsed(client.noop({ timeout: 200 }));
+      await timed(client.noop({ timeout: 200 }));
     } finally {
       await client.close();
     }
