@@ -22,6 +22,7 @@ gate "deno lint" $bin/deno lint
 check_files=$(git ls-files '*.ts' | grep -v -e '^tests/workerd/' -e '^examples/worker\.ts$' -e '^examples/bun_server\.ts$')
 # shellcheck disable=SC2086
 gate "deno check --doc (every file)" $bin/deno check --doc $check_files
+gate "deno check --doc-only README.md" $bin/deno check --doc-only README.md
 gate "deno doc --lint" $bin/deno doc --lint mod.ts smtp/mod.ts pop3/mod.ts auth/mod.ts tls/mod.ts message/mod.ts
 gate "deno publish --dry-run" $bin/deno publish --dry-run --allow-dirty
 
