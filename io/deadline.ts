@@ -1,8 +1,4 @@
-import {
-  AbortedError,
-  type MailwireError,
-  TimeoutError,
-} from "../errors.ts";
+import { AbortedError, type MailwireError, TimeoutError } from "../errors.ts";
 
 /** setTimeout takes a signed 32-bit delay; longer ones fire at once. */
 const MAX_TIMER = 2 ** 31 - 1;
