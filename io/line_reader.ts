@@ -19,6 +19,9 @@ export const CHECK_EVERY_LINES = 128;
 /** See {@linkcode CHECK_EVERY_LINES}. */
 export const CHECK_EVERY_BYTES = 256 * 1024;
 
+/** Largest owned buffer kept for reuse once the reader borrows chunks again. */
+const SPARE_MAX = 64 * 1024;
+
 /**
  * A pull-based line reader over a byte stream. It reads from the stream only
  * when a line is asked for and not yet buffered, keeps one growable buffer,
@@ -43,6 +46,7 @@ export class LineReader {
   #end = 0;
   #scanned = 0; // bytes from #start known to hold no LF
   #eof = false;
+  #spare: Uint8Array | undefined; // an owned buffer to reuse (at most SPARE_MAX)
   #lines = 0; // lines handed out since the last deadline check
   #bytes = 0; // bytes handed out since the last deadline check
 
@@ -173,6 +177,8 @@ export class LineReader {
     const len = this.#end - this.#start;
     if (len === 0) {
       // Borrow the chunk: no copy for the common case of one reply per read.
+      // Keep a small owned buffer for the next line split across reads.
+      if (this.#owned && this.#buf.length <= SPARE_MAX) this.#spare = this.#buf;
       this.#buf = chunk;
       this.#owned = false;
       this.#start = 0;
@@ -181,7 +187,11 @@ export class LineReader {
     }
     const need = len + chunk.length;
     if (!this.#owned || this.#buf.length < need) {
-      const next = new Uint8Array(Math.max(need, 2 * len, 16384));
+      const spare = this.#spare;
+      const next = !this.#owned && spare && spare.length >= need
+        ? spare
+        : new Uint8Array(Math.max(need, 2 * len, 16384));
+      this.#spare = undefined;
       next.set(this.#buf.subarray(this.#start, this.#end));
       this.#buf = next;
       this.#owned = true;

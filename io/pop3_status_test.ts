@@ -439,3 +439,34 @@ test("pop3 multiline: the byte cap message names what was read", async () => {
       e.message === "capa response exceeds 5 bytes",
   );
 });
+
+test("pop3 multiline: an endless LIST stops at the entry cap having read bounded bytes", async () => {
+  // The catalogue's 64 MiB of "1 1" lines made 13 million entries: with
+  // maxLines the reader stops at the cap, whatever the byte cap allows.
+  let pulled = 0;
+  const chunk = enc.encode("1 1\r\n".repeat(1000));
+  const endless = new ReadableStream<Uint8Array>({
+    pull(c) {
+      pulled += chunk.length;
+      c.enqueue(chunk);
+    },
+  }, { highWaterMark: 0 });
+  let failed = 0;
+  const r = new LineReader(endless, 512, () => failed++);
+  let entries = 0;
+  await assert.rejects(
+    readMultiline(
+      r,
+      none,
+      { maxBytes: 64 << 20, maxLines: 100_000, what: "list response" },
+      () => failed++,
+      () => {
+        entries++;
+      },
+    ),
+    /list response has more than 100000 lines/,
+  );
+  assert.equal(entries, 100_000);
+  assert.ok(pulled <= 100_001 * 5 + chunk.length, `pulled ${pulled} bytes`);
+  assert.equal(failed, 1);
+});
