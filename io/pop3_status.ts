@@ -7,12 +7,15 @@ import { preview } from "./smtp_reply.ts";
 /**
  * A POP3 status line.
  *
- * @example
- * ```ts ignore
- * import { Pop3Client } from "@mailwire/mailwire/pop3";
- * const client = await Pop3Client.connect({ hostname: "pop.example.com" });
- * const status = await client.noop();
- * console.log(status.ok, status.text, status.respCode);
+ * @example Read a status (type-checked; needs a server to run)
+ * ```ts
+ * import type { Pop3Client, Pop3Status } from "@mailwire/mailwire/pop3";
+ *
+ * async function ping(client: Pop3Client): Promise<boolean> {
+ *   const status: Pop3Status = await client.noop();
+ *   console.log(status.ok, status.text, status.respCode);
+ *   return status.ok;
+ * }
  * ```
  */
 export interface Pop3Status {

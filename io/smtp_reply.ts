@@ -6,12 +6,15 @@ import type { LineReader } from "./line_reader.ts";
 /**
  * One SMTP reply: a 3-digit code and one or more text lines.
  *
- * @example
- * ```ts ignore
- * import { SmtpClient } from "@mailwire/mailwire/smtp";
- * const client = await SmtpClient.connect({ hostname: "smtp.example.com" });
- * const reply = await client.rcpt("nobody@example.com");
- * if (reply.permanent) console.log(reply.code, reply.enhancedCode, reply.text);
+ * @example Tell a permanent refusal apart (type-checked; needs a server to run)
+ * ```ts
+ * import type { SmtpClient, SmtpReply } from "@mailwire/mailwire/smtp";
+ *
+ * async function refusedForGood(client: SmtpClient, to: string): Promise<boolean> {
+ *   const reply: SmtpReply = await client.rcpt(to);
+ *   if (reply.permanent) console.log(reply.code, reply.enhancedCode, reply.text);
+ *   return reply.permanent;
+ * }
  * ```
  */
 export interface SmtpReply {

@@ -4,15 +4,14 @@ import { ProtocolError } from "../errors.ts";
 /**
  * `STAT`: how many messages the maildrop holds and their total size.
  *
- * @example
- * ```ts ignore
- * import { Pop3Client, type Pop3Stat } from "@mailwire/mailwire/pop3";
- * const client = await Pop3Client.connect({
- *   hostname: "pop.example.com",
- *   auth: { username: "me@example.com", password: "secret" },
- * });
- * const { count, size }: Pop3Stat = await client.stat();
- * console.log(`${count} messages, ${size} octets`);
+ * @example (type-checked; needs a server to run)
+ * ```ts
+ * import type { Pop3Client, Pop3Stat } from "@mailwire/mailwire/pop3";
+ *
+ * async function report(client: Pop3Client): Promise<void> {
+ *   const { count, size }: Pop3Stat = await client.stat();
+ *   console.log(`${count} messages, ${size} octets`);
+ * }
  * ```
  */
 export interface Pop3Stat {
@@ -25,15 +24,14 @@ export interface Pop3Stat {
 /**
  * One scan listing (`LIST`): a message number and its size in octets.
  *
- * @example
- * ```ts ignore
- * import { Pop3Client, type Pop3ScanListing } from "@mailwire/mailwire/pop3";
- * const client = await Pop3Client.connect({
- *   hostname: "pop.example.com",
- *   auth: { username: "me@example.com", password: "secret" },
- * });
- * const listing: Pop3ScanListing[] = await client.list();
- * const big = listing.filter((m) => m.size > 10_000_000).map((m) => m.id);
+ * @example (type-checked; needs a server to run)
+ * ```ts
+ * import type { Pop3Client, Pop3ScanListing } from "@mailwire/mailwire/pop3";
+ *
+ * async function big(client: Pop3Client): Promise<number[]> {
+ *   const listing: Pop3ScanListing[] = await client.list();
+ *   return listing.filter((m) => m.size > 10_000_000).map((m) => m.id);
+ * }
  * ```
  */
 export interface Pop3ScanListing {
@@ -46,43 +44,48 @@ export interface Pop3ScanListing {
 /**
  * One unique-id listing (`UIDL`): a message number and its unique id.
  *
- * @example
- * ```ts ignore
- * import { Pop3Client, type Pop3UidListing } from "@mailwire/mailwire/pop3";
- * const client = await Pop3Client.connect({
- *   hostname: "pop.example.com",
- *   auth: { username: "me@example.com", password: "secret" },
- * });
- * const { id, uid }: Pop3UidListing = await client.uidl(1);
- * console.log(id, uid); // 1 "whqtswO00WBw418f9t5JxYwZ"
+ * @example (type-checked; needs a server to run)
+ * ```ts
+ * import type { Pop3Client, Pop3UidListing } from "@mailwire/mailwire/pop3";
+ *
+ * async function first(client: Pop3Client): Promise<string> {
+ *   const { id, uid }: Pop3UidListing = await client.uidl(1);
+ *   console.log(id, uid); // 1 "whqtswO00WBw418f9t5JxYwZ"
+ *   return uid;
+ * }
  * ```
  */
 export interface Pop3UidListing {
   /** Message number (1-based, stable for the session). */
   id: number;
-  /** The server's unique id for the message, stable across sessions. */
+  /**
+   * The server's unique id for the message, stable across sessions: 1 or
+   * more characters of 0x21-0x7E exactly as sent (anything else in a UID is
+   * refused as a protocol error, never replaced).
+   */
   uid: string;
 }
 
 /**
  * A message of {@linkcode Pop3Client.listing}: number, unique id and size.
  *
- * @example
- * ```ts ignore
- * import { Pop3Client, type Pop3MessageListing } from "@mailwire/mailwire/pop3";
- * const client = await Pop3Client.connect({
- *   hostname: "pop.example.com",
- *   auth: { username: "me@example.com", password: "secret" },
- * });
- * const seen = new Set<string>(); // uids fetched in earlier sessions
- * const fresh: Pop3MessageListing[] = (await client.listing()).filter((m) => !seen.has(m.uid));
- * for (const { id } of fresh) await client.retr(id);
+ * @example Fetch what earlier sessions have not seen (type-checked; needs a server to run)
+ * ```ts
+ * import type { Pop3Client, Pop3MessageListing } from "@mailwire/mailwire/pop3";
+ *
+ * async function fetchNew(client: Pop3Client, seen: Set<string>): Promise<void> {
+ *   const fresh: Pop3MessageListing[] = (await client.listing()).filter((m) => !seen.has(m.uid));
+ *   for (const { id, uid } of fresh) {
+ *     await client.retr(id);
+ *     seen.add(uid);
+ *   }
+ * }
  * ```
  */
 export interface Pop3MessageListing {
   /** Message number (1-based, stable for the session). */
   id: number;
-  /** The server's unique id, stable across sessions. */
+  /** The server's unique id, stable across sessions (0x21-0x7E, exact). */
   uid: string;
   /** Size in octets. */
   size: number;
