@@ -9,21 +9,23 @@ import {
 
 const SECRET = "s3cr3t-value";
 
+/** `run` throws an AuthError with `message`, which never holds the secret. */
+function refusal(run: () => unknown, message: string | RegExp) {
+  assert.throws(run, (err: unknown) => {
+    assert.ok(err instanceof AuthError);
+    if (typeof message === "string") assert.equal(err.message, message);
+    else assert.match(err.message, message);
+    assert.ok(!err.message.includes(SECRET), "message leaks a secret");
+    return true;
+  });
+}
+
 function rejects(
   credentials: Credentials,
   message: string | RegExp,
   options = {},
 ) {
-  assert.throws(
-    () => validateCredentials(credentials, options),
-    (err: unknown) => {
-      assert.ok(err instanceof AuthError);
-      if (typeof message === "string") assert.equal(err.message, message);
-      else assert.match(err.message, message);
-      assert.ok(!err.message.includes(SECRET), "message leaks a secret");
-      return true;
-    },
-  );
+  refusal(() => validateCredentials(credentials, options), message);
 }
 
 describe("validateCredentials", () => {
@@ -108,12 +110,7 @@ describe("validateCredentials", () => {
 
 describe("checkCredentials (the clients' first call, before any byte)", () => {
   const refuses = (value: unknown, message: string, options = {}) =>
-    assert.throws(() => checkCredentials(value, options), (err: unknown) => {
-      assert.ok(err instanceof AuthError);
-      assert.equal(err.message, message);
-      assert.ok(!err.message.includes(SECRET), "message leaks a secret");
-      return true;
-    });
+    refusal(() => checkCredentials(value, options), message);
 
   test("returns the credentials when every field is safe", () => {
     const c = { username: "tim", password: SECRET, authzid: "ops" };

@@ -8,6 +8,7 @@ import {
   measureLinearity,
 } from "../tests/fuzz/linearity.ts";
 import { Deadline } from "./deadline.ts";
+import { ExpiringDeadline } from "../tests/fuzz/expiring.ts";
 import {
   AbortedError,
   ConnectionClosedError,
@@ -348,15 +349,10 @@ test("line reader: buffered lines are handed out with the deadline checked by th
   return (async () => {
     let failed = 0;
     const r = new LineReader(source([text]).readable, 100, () => failed++);
-    let expired = false;
-    const d = new (class extends Deadline {
-      override remaining(): number {
-        return expired ? 0 : super.remaining();
-      }
-    })(60_000);
+    const d = new ExpiringDeadline();
     assert.equal((await r.readLine(d)).length, 1); // the one real read
     for (let i = 0; i < 5; i++) assert.ok(r.tryReadLine(d));
-    expired = true;
+    d.expired = true;
     let handed = 0;
     assert.throws(() => {
       for (;;) {

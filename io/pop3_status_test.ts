@@ -10,6 +10,7 @@ import {
 } from "./pop3_status.ts";
 import { CHECK_EVERY_LINES, LineReader } from "./line_reader.ts";
 import { Deadline } from "./deadline.ts";
+import { ExpiringDeadline } from "../tests/fuzz/expiring.ts";
 import { stuffMessage } from "./dot.ts";
 import {
   ConnectionClosedError,
@@ -343,22 +344,11 @@ test("pop3 multiline property: stuffMessage then readMultiline gives back the bo
 
 // ---- deadlines over buffered data, entry caps ----
 
-/** A deadline that can be made to pass at once. */
-class Expiring extends Deadline {
-  expired = false;
-  constructor() {
-    super(60_000);
-  }
-  override remaining(): number {
-    return this.expired ? 0 : super.remaining();
-  }
-}
-
 test("pop3 multiline: a listing already buffered is stopped by a passed deadline", async () => {
   const text = "1 1\r\n".repeat(50_000) + ".\r\n";
   let failed = 0;
   const r = new LineReader(source([text]).readable, 512, () => failed++);
-  const d = new Expiring();
+  const d = new ExpiringDeadline();
   let lines = 0;
   await assert.rejects(
     readMultiline(

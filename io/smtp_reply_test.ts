@@ -11,6 +11,7 @@ import {
 } from "./smtp_reply.ts";
 import { CHECK_EVERY_LINES, LineReader } from "./line_reader.ts";
 import { Deadline } from "./deadline.ts";
+import { ExpiringDeadline } from "../tests/fuzz/expiring.ts";
 import {
   ConnectionClosedError,
   ProtocolError,
@@ -432,24 +433,13 @@ test("smtp reply fuzz: random bytes fail only with ProtocolError or ConnectionCl
 
 // ---- deadlines over buffered data, caps ----
 
-/** A deadline that can be made to pass at once, while reads are pending or not. */
-class Expiring extends Deadline {
-  expired = false;
-  constructor() {
-    super(60_000);
-  }
-  override remaining(): number {
-    return this.expired ? 0 : super.remaining();
-  }
-}
-
 test("smtp reply: a reply already buffered is stopped by a passed deadline (checked by the clock)", async () => {
   // 10 000 EHLO lines in one chunk: no read, so no timer, until the end.
   const text = "250-AUTH PLAIN LOGIN\r\n".repeat(10_000) + "250 OK\r\n";
   const { readable } = source([text]);
   let failed = 0;
   const r = new LineReader(readable, 8192, () => failed++);
-  const d = new Expiring();
+  const d = new ExpiringDeadline();
   // The first line is read (a real read), then the deadline passes.
   assert.equal((await r.readLine(d)).length, 20);
   d.expired = true;

@@ -208,6 +208,33 @@ function tooMany(what: string, max: number): ProtocolError {
 }
 
 /**
+ * Parse every line of a listing with `parse`: more than `maxEntries` lines
+ * (checked before parsing the line past the cap) or a message number
+ * listed twice is a ProtocolError; `check` sees each entry too.
+ */
+function parseEach<T extends { id: number }>(
+  lines: Iterable<Pop3Text>,
+  maxEntries: number,
+  what: string,
+  parse: (line: Pop3Text) => T,
+  check?: (entry: T) => void,
+): T[] {
+  const out: T[] = [];
+  const ids = new Set<number>();
+  for (const line of lines) {
+    if (out.length >= maxEntries) throw tooMany(what, maxEntries);
+    const entry = parse(line);
+    if (ids.has(entry.id)) {
+      throw new ProtocolError(`${what} lists message ${entry.id} twice`);
+    }
+    ids.add(entry.id);
+    check?.(entry);
+    out.push(entry);
+  }
+  return out;
+}
+
+/**
  * Parse a whole `LIST` response (its lines, terminator excluded) into scan
  * listings. Throws ProtocolError for a malformed line, a message number
  * listed twice, or more than `maxEntries` lines (checked before parsing the
@@ -217,20 +244,7 @@ export function parseScanListings(
   lines: Iterable<Pop3Text>,
   maxEntries = Infinity,
 ): Pop3ScanListing[] {
-  const out: Pop3ScanListing[] = [];
-  const seen = new Set<number>();
-  for (const line of lines) {
-    if (out.length >= maxEntries) throw tooMany("list response", maxEntries);
-    const entry = parseScanListing(line);
-    if (seen.has(entry.id)) {
-      throw new ProtocolError(
-        `list response lists message ${entry.id} twice`,
-      );
-    }
-    seen.add(entry.id);
-    out.push(entry);
-  }
-  return out;
+  return parseEach(lines, maxEntries, "list response", parseScanListing);
 }
 
 /**
@@ -243,27 +257,15 @@ export function parseUidListings(
   lines: Iterable<Pop3Text>,
   maxEntries = Infinity,
 ): Pop3UidListing[] {
-  const out: Pop3UidListing[] = [];
-  const ids = new Set<number>();
   const uids = new Set<string>();
-  for (const line of lines) {
-    if (out.length >= maxEntries) throw tooMany("uidl response", maxEntries);
-    const entry = parseUidListing(line);
-    if (ids.has(entry.id)) {
+  return parseEach(lines, maxEntries, "uidl response", parseUidListing, (e) => {
+    if (uids.has(e.uid)) {
       throw new ProtocolError(
-        `uidl response lists message ${entry.id} twice`,
+        `uidl response gives message ${e.id} the unique id of another message`,
       );
     }
-    if (uids.has(entry.uid)) {
-      throw new ProtocolError(
-        `uidl response gives message ${entry.id} the unique id of another message`,
-      );
-    }
-    ids.add(entry.id);
-    uids.add(entry.uid);
-    out.push(entry);
-  }
-  return out;
+    uids.add(e.uid);
+  });
 }
 
 /** ASCII upper case only (the same on every runtime and locale). */

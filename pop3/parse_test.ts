@@ -12,10 +12,9 @@ import {
   parseUidListing,
   parseUidListings,
 } from "./parse.ts";
+import { latin1 } from "../tests/fuzz/rng.ts";
 
 const enc = new TextEncoder();
-/** One character per byte (what a latin1 decoding gives). */
-const latin1 = (bytes: Uint8Array) => String.fromCharCode(...bytes);
 /** What the replacing UTF-8 decoder used to give. */
 const lossy = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
 

@@ -75,6 +75,18 @@ function lines(unit: (i: number) => string, size: number): string[] {
   return out;
 }
 
+/** readSmtpReply over `chunks`, no caps. */
+function reply(chunks: Uint8Array[], maxLine = 8192): Promise<unknown> {
+  const reader = new LineReader(stream(chunks), maxLine, () => {});
+  return readSmtpReply(reader, none, BIG, () => {});
+}
+
+/** readMultiline over `chunks`, no caps. */
+function multiline(chunks: Uint8Array[]): Promise<void> {
+  const reader = new LineReader(stream(chunks), 8192, () => {});
+  return readMultiline(reader, none, Infinity, () => {}, () => {});
+}
+
 /** Erase a case's input type, so cases of all kinds fit in one list. */
 function kase<T>(c: LinearityCase<T>): LinearityCase<unknown> {
   return { name: c.name, make: c.make, run: (input) => c.run(input as T) };
@@ -86,36 +98,18 @@ export const CASES: LinearityCase<unknown>[] = [
     name: "smtp reply: EHLO of 250-AUTH lines, one chunk",
     make: (size: number) =>
       repeatTo("250-AUTH PLAIN LOGIN\r\n", size, "250 OK\r\n"),
-    run: (b: Uint8Array) =>
-      readSmtpReply(
-        new LineReader(stream([b]), 8192, () => {}),
-        none,
-        BIG,
-        () => {},
-      ),
+    run: (b: Uint8Array) => reply([b]),
   }),
   kase({
     name: "smtp reply: EHLO lines in 1460-byte segments",
     make: (size: number) =>
       segments(repeatTo("250-AUTH PLAIN LOGIN\r\n", size, "250 OK\r\n")),
-    run: (c: Uint8Array[]) =>
-      readSmtpReply(
-        new LineReader(stream(c), 8192, () => {}),
-        none,
-        BIG,
-        () => {},
-      ),
+    run: (c: Uint8Array[]) => reply(c),
   }),
   kase({
     name: "smtp reply: one line of the whole size (line cap raised)",
     make: (size: number) => segments(ascii("250 " + "x".repeat(size) + "\r\n")),
-    run: (c: Uint8Array[]) =>
-      readSmtpReply(
-        new LineReader(stream(c), 1 << 22, () => {}),
-        none,
-        BIG,
-        () => {},
-      ),
+    run: (c: Uint8Array[]) => reply(c, 1 << 22),
   }),
   kase({
     name: "line reader: one long line in 1 KiB chunks",
@@ -127,26 +121,12 @@ export const CASES: LinearityCase<unknown>[] = [
     name: "pop3 multi-line: LIST lines",
     make: (size: number) =>
       segments(repeatTo("12345 67890\r\n", size, ".\r\n")),
-    run: (c: Uint8Array[]) =>
-      readMultiline(
-        new LineReader(stream(c), 8192, () => {}),
-        none,
-        Infinity,
-        () => {},
-        () => {},
-      ),
+    run: (c: Uint8Array[]) => multiline(c),
   }),
   kase({
     name: "pop3 multi-line: dot-stuffed lines",
     make: (size: number) => segments(repeatTo("..\r\n", size, ".\r\n")),
-    run: (c: Uint8Array[]) =>
-      readMultiline(
-        new LineReader(stream(c), 8192, () => {}),
-        none,
-        Infinity,
-        () => {},
-        () => {},
-      ),
+    run: (c: Uint8Array[]) => multiline(c),
   }),
   kase({
     name: "pop3 status: +OK [ with no closing bracket (RESP-CODE regex)",

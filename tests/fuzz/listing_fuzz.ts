@@ -12,7 +12,7 @@ import {
   type Pop3Text,
 } from "../../pop3/parse.ts";
 import { findApopTimestamp } from "../../pop3/apop.ts";
-import { ascii, mutate, Rng, show } from "./rng.ts";
+import { ascii, latin1, mutate, Rng, show } from "./rng.ts";
 import { type FuzzOptions, type FuzzReport, Tally } from "./report.ts";
 
 const LINES = [
@@ -34,11 +34,6 @@ const LINES = [
   "",
 ];
 
-function latin1(b: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]);
-  return s;
-}
 const lossyDecoder = new TextDecoder();
 
 // Reference regexes, over the latin1 string (one char per byte).

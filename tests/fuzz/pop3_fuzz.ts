@@ -8,7 +8,16 @@ import {
   readPop3Status,
 } from "../../io/pop3_status.ts";
 import { MailwireError } from "../../errors.ts";
-import { ascii, concat, mutate, Rng, show, split, stream } from "./rng.ts";
+import {
+  ascii,
+  concat,
+  latin1,
+  mixed,
+  Rng,
+  show,
+  split,
+  stream,
+} from "./rng.ts";
 import { type FuzzOptions, type FuzzReport, Tally } from "./report.ts";
 
 const STATUS = [
@@ -85,12 +94,6 @@ function splitLines(
   }
 }
 
-function latin1(b: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]);
-  return s;
-}
-
 type Outcome = { status: string; lines: string[] | null; error?: string };
 
 /**
@@ -139,12 +142,7 @@ export async function fuzzPop3(options: FuzzOptions): Promise<FuzzReport> {
   const tally = new Tally("pop3 status + multi-line");
   let previous = structured(rng);
   for (let i = 0; i < options.inputs; i++) {
-    const kind = rng.int(20);
-    const input = kind < 8
-      ? structured(rng)
-      : kind < 18
-      ? mutate(rng, structured(rng), previous)
-      : rng.bytes(rng.int(300));
+    const input = mixed(rng, structured, previous);
     previous = input;
     tally.feed();
     const maxLine = rng.pick([16, 64, 512, 8192]);

@@ -112,3 +112,30 @@ export function formatReport(r: FuzzReport): string {
     errors || "no errors"
   }) in ${r.ms} ms, peak heap ${r.peakHeapMiB} MiB`;
 }
+
+/**
+ * What every short run asserts: the count fed, some inputs accepted, and
+ * each error class in `kinds` seen (else the generator misses a path).
+ */
+export function checkShortRun(
+  report: FuzzReport,
+  inputs: number,
+  kinds: readonly string[],
+): void {
+  console.log(formatReport(report));
+  if (report.inputs !== inputs) {
+    throw new Error(
+      `${report.harness}: ${report.inputs} inputs, not ${inputs}`,
+    );
+  }
+  if (report.accepted === 0) {
+    throw new Error(`${report.harness}: nothing accepted`);
+  }
+  for (const kind of kinds) {
+    if (!(report.errors[kind] > 0)) {
+      throw new Error(
+        `${report.harness}: no ${kind} seen: the inputs miss a path`,
+      );
+    }
+  }
+}

@@ -199,6 +199,30 @@ export function stream(
   }, { highWaterMark: 0 });
 }
 
+/**
+ * The next input of a harness: 40% `structured(rng)`, 50% a mutation of one
+ * (spliced with `previous`), 10% random bytes.
+ */
+export function mixed(
+  rng: Rng,
+  structured: (rng: Rng) => Uint8Array,
+  previous: Uint8Array,
+): Uint8Array {
+  const kind = rng.int(20);
+  return kind < 8
+    ? structured(rng)
+    : kind < 18
+    ? mutate(rng, structured(rng), previous)
+    : rng.bytes(rng.int(300));
+}
+
+/** One character per byte: the exact (ISO-8859-1) string of some bytes. */
+export function latin1(bytes: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]);
+  return s;
+}
+
 /** A short printable preview of bytes, for failure reports. */
 export function show(bytes: Uint8Array, max = 200): string {
   let s = "";

@@ -12,7 +12,7 @@ import {
   type ReplyLimits,
   type SmtpReply,
 } from "../../io/smtp_reply.ts";
-import { ascii, concat, mutate, Rng, show, split, stream } from "./rng.ts";
+import { ascii, concat, mixed, Rng, show, split, stream } from "./rng.ts";
 import { type FuzzOptions, type FuzzReport, Tally } from "./report.ts";
 
 const EHLO_KEYWORDS = [
@@ -174,12 +174,7 @@ export async function fuzzSmtpReply(options: FuzzOptions): Promise<FuzzReport> {
   const tally = new Tally("smtp reply (EHLO included)");
   let previous = structured(rng);
   for (let i = 0; i < options.inputs; i++) {
-    const kind = rng.int(20);
-    const input = kind < 8
-      ? structured(rng)
-      : kind < 18
-      ? mutate(rng, structured(rng), previous)
-      : rng.bytes(rng.int(300));
+    const input = mixed(rng, structured, previous);
     previous = input;
     tally.feed();
     const { limits: lim, maxLine } = limits(rng);
