@@ -5,7 +5,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { AbortedError, MailwireError, TimeoutError } from "../errors.ts";
+import { AbortedError, type MailwireError, TimeoutError } from "../errors.ts";
 import type { LogEntry } from "../io/log.ts";
 import { LmtpClient } from "../smtp/lmtp.ts";
 import { SmtpClient } from "../smtp/client.ts";
