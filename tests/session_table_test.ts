@@ -12,7 +12,8 @@ import { SmtpClient } from "../smtp/client.ts";
 import { SmtpServerDisconnectedError } from "../smtp/errors.ts";
 import { Pop3Client } from "../pop3/client.ts";
 import { Pop3ServerDisconnectedError } from "../pop3/errors.ts";
-import { type FakePeer, fakeServer } from "./fakes/scripted.ts";
+import { type FakePeer, fakeServer, fixture } from "./fakes/scripted.ts";
+import { smtpFake } from "./fakes/smtp_fake.ts";
 import { timed } from "./fakes/timing.ts";
 
 /** How a NOOP is answered: at once, after a delay, half (mid-reply), or never. */
@@ -278,3 +279,26 @@ for (const kind of KINDS) {
     );
   });
 }
+
+test("the transcript names the TLS version, cipher and certificate after a handshake (as far as the runtime tells)", async () => {
+  await using fake = await smtpFake({ features: ["STARTTLS", "PIPELINING"] });
+  const log: LogEntry[] = [];
+  await using client = await SmtpClient.connect({
+    hostname: "127.0.0.1",
+    port: fake.port,
+    servername: "localhost",
+    caCerts: [fixture("ca.pem")],
+    logger: (e) => log.push(e),
+    timeout: 5000,
+  });
+  assert.equal(client.secure, true);
+  const line = log.find((e) => e.text.startsWith("tls started"));
+  assert.ok(line, log.map((e) => e.text).join("\n"));
+  const info = client.tlsInfo;
+  assert.ok(info, "tlsInfo after the upgrade");
+  if (info.protocol) assert.ok(line.text.includes(info.protocol), line.text);
+  if (info.cipher) assert.ok(line.text.includes(info.cipher), line.text);
+  const leaf = info.peerCertificates?.[0];
+  if (leaf?.subject) assert.match(line.text, /certificate .*localhost/);
+  assert.match(line.text, /certificate verified$/);
+});
