@@ -18,8 +18,10 @@ import type {
   RcptOptions,
   SendMailOptions,
   SendMessageOptions,
+  SendOptions,
   SendResult,
 } from "./types.ts";
+import type { ComposedMessage } from "../message/message.ts";
 
 const CALL = ["signal", "timeout"];
 const LOGIN_SPEC = keys("mechanism", "preference", "initialResponse", ...CALL);
@@ -678,11 +680,49 @@ export class SmtpClient {
   }
 
   /**
+   * Compose and send in one call, with the options nodemailer users know:
+   * `{ from, to, cc, bcc, replyTo, subject, text, html, attachments,
+   * headers, ... }` (see `composeMessage` in `./message`). The message gets
+   * a Date and a unique Message-ID, RFC 2047 words for non-ASCII names and
+   * subjects (raw UTF-8 with `smtputf8`), and is signed when `dkim` is given
+   * (or the client's `dkim` option is set). Bcc goes in the envelope only.
+   *
+   * @example
+   * ```ts
+   * import type { SmtpClient } from "@mailwire/mailwire/smtp";
+   * async function notify(client: SmtpClient, report: Uint8Array) {
+   *   const { accepted } = await client.send({
+   *     from: { name: "Reports", address: "reports@example.com" },
+   *     to: "boss@example.com",
+   *     subject: "Weekly report",
+   *     text: "Attached.",
+   *     html: "<p>Attached.</p>",
+   *     attachments: [{ filename: "report.pdf", content: report }],
+   *   });
+   *   console.log(accepted); // ["boss@example.com"]
+   * }
+   * console.log(typeof notify); // "function"
+   * ```
+   */
+  send(options: SendOptions): Promise<SendResult> {
+    return this.#c.session.run(
+      options,
+      "mail",
+      (d) => this.#c.sendComposed(options, d),
+    );
+  }
+
+  /**
    * Send a complete RFC 5322 message, taking the envelope from its headers
    * (smtplib's `send_message`): sender from `Sender` or `From`, recipients
    * from `To`, `Cc` and `Bcc`, or from a single `Resent-*` block. `Bcc` and
    * `Resent-Bcc` are removed before sending. SMTPUTF8 is used when an
    * address needs it, and is an error when the server lacks it.
+   *
+   * A message made by `composeMessage` (or `dkimSign`) is sent with its own
+   * envelope, SMTPUTF8 and BODY=8BITMIME as its bytes need, and SIZE when
+   * known; it streams, never held whole unless small. With the client's
+   * `dkim` option, the message is signed first.
    *
    * @example
    * ```ts
@@ -698,7 +738,7 @@ export class SmtpClient {
    * ```
    */
   sendMessage(
-    message: string | Uint8Array,
+    message: string | Uint8Array | ComposedMessage,
     options: SendMessageOptions = {},
   ): Promise<SendResult> {
     return this.#c.session.run(

@@ -11,6 +11,7 @@ import { saslExchange } from "../io/sasl.ts";
 import { Session } from "../io/session.ts";
 import { refuseInsecureAuth, sessionConfig } from "../io/client_options.ts";
 import { readSmtpReply, type SmtpReply } from "../io/smtp_reply.ts";
+import { checkCredentials } from "../auth/validate_credentials.ts";
 import { assertCredentials, assertSafe } from "../io/validate.ts";
 import type { TlsOptions } from "../tls/conn.ts";
 import { defaultConnector } from "../tls/connect.ts";
@@ -56,8 +57,12 @@ import type {
   RcptOptions,
   SendMailOptions,
   SendMessageOptions,
+  SendOptions,
   SendResult,
 } from "./types.ts";
+import type { ComposedMessage } from "../message/message.ts";
+import { type DkimOptions, dkimSign } from "../message/dkim.ts";
+import { composedTransaction, composeForSend, isComposed } from "./composed.ts";
 
 const encoder = new TextEncoder();
 
@@ -336,6 +341,7 @@ export class SmtpConnection {
   ): Promise<SmtpReply | undefined> {
     this.session.phase = "auth"; // a refusal below is the login's
     assertCredentials(credentials); // before a byte is sent (EHLO included)
+    checkCredentials(credentials); // types, control characters, lone surrogates
     this.insecure();
     await this.ehloOrHelo(d);
     this.session.phase = "auth";
@@ -514,15 +520,30 @@ export class SmtpConnection {
   }
 
   /** The body of SmtpClient.sendMessage. */
-  sendMessage(
-    message: string | Uint8Array,
+  async sendMessage(
+    message: string | Uint8Array | ComposedMessage,
     options: SendMessageOptions,
     d: Deadline,
+    dkim: DkimOptions | undefined = this.o.dkim,
   ): Promise<SendResult> {
     checkOptions(options, SEND_MESSAGE_SPEC, "sendMessage options");
+    if (isComposed(message)) {
+      return await this.transaction(
+        await composedTransaction(message, options, dkim),
+        d,
+      );
+    }
     if (typeof message !== "string" && !(message instanceof Uint8Array)) {
       throw new InvalidInputError(
-        "the message must be a string or a Uint8Array",
+        "the message must be a string, a Uint8Array or a composed message",
+      );
+    }
+    if (dkim) {
+      return await this.sendMessage(
+        await dkimSign(message, dkim),
+        options,
+        d,
+        undefined,
       );
     }
     const bytes = typeof message === "string"
@@ -534,7 +555,7 @@ export class SmtpConnection {
     });
     const mailOptions = { ...options.mailOptions };
     if (env.international) mailOptions.smtputf8 = true;
-    return this.transaction({
+    return await this.transaction({
       from: env.from,
       recipients: env.to,
       body: env.parts,
@@ -542,6 +563,12 @@ export class SmtpConnection {
       rcptOptions: options.rcptOptions,
       eightBitHint: typeof message === "string" ? !isAscii(message) : undefined,
     }, d);
+  }
+
+  /** The body of SmtpClient.send: compose, sign, send. */
+  async sendComposed(options: SendOptions, d: Deadline): Promise<SendResult> {
+    const { message, send, dkim } = composeForSend(options);
+    return await this.sendMessage(message, send, d, dkim ?? this.o.dkim);
   }
 
   /** The body of SmtpClient.quit. */

@@ -48,6 +48,7 @@ export type {
   Recipient,
   SendMailOptions,
   SendMessageOptions,
+  SendOptions,
   SendResult,
 } from "./types.ts";
 export { LmtpClient } from "./lmtp.ts";

@@ -15,6 +15,7 @@ import {
   safeString,
   type Spec,
 } from "../io/options.ts";
+import type { DkimOptions } from "../message/dkim.ts";
 import type { Dialect } from "./dialect.ts";
 
 /**
@@ -92,6 +93,8 @@ export interface SmtpClientOptions extends ClientOptions {
   maxReplyLines?: number;
   /** Most bytes in one reply. Default 1 MiB. */
   maxReplyBytes?: number;
+  /** Sign every message given to `send()` or `sendMessage()` with DKIM. */
+  dkim?: DkimOptions;
 }
 
 /**
@@ -150,6 +153,16 @@ export interface ResolvedSmtpOptions extends ResolvedClientOptions {
   chunking: boolean;
   maxReplyLines: number;
   maxReplyBytes: number;
+  dkim?: DkimOptions;
+}
+
+/** DKIM options: an object (its fields are checked when signing). */
+function dkimOption(value: unknown, name: string): void {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new TypeError(
+      `${name} must be { domain, selector, privateKey, algorithm }`,
+    );
+  }
 }
 
 /** SmtpClient's own options (beyond the shared ones) with their checks. @internal */
@@ -161,6 +174,7 @@ export const SMTP_SPEC: Spec = {
   chunking: boolean,
   maxReplyLines: positiveInteger(1 << 24),
   maxReplyBytes: positiveInteger(1 << 30),
+  dkim: dkimOption,
 };
 
 /** Check `options` and apply the defaults. Throws TypeError/RangeError. @internal */
@@ -182,5 +196,6 @@ export function resolveSmtpOptions(
     chunking: o.chunking ?? true,
     maxReplyLines: o.maxReplyLines ?? 10_000,
     maxReplyBytes: o.maxReplyBytes ?? 1 << 20,
+    dkim: o.dkim,
   };
 }

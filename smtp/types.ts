@@ -1,6 +1,8 @@
 // The shapes of a send: MAIL/RCPT parameters, recipients, message data, sendMail/sendMessage options and results.
 
 import type { SmtpReply } from "../io/smtp_reply.ts";
+import type { ComposeOptions } from "../message/compose.ts";
+import type { DkimOptions } from "../message/dkim.ts";
 import type { SmtpCallOptions } from "./options.ts";
 
 /**
@@ -178,4 +180,33 @@ export interface SendResult {
   unknown: string[];
   /** LMTP only: each recipient's delivery reply after the data. */
   deliveries?: Map<string, SmtpReply>;
+}
+
+/**
+ * Options of {@linkcode SmtpClient.send}: what `composeMessage` takes
+ * (`from`, `to`, `cc`, `bcc`, `subject`, `text`, `html`, `attachments`, …,
+ * the names nodemailer users know), plus the send's own.
+ *
+ * @example
+ * ```ts
+ * import type { SendOptions } from "@mailwire/mailwire/smtp";
+ * const mail: SendOptions = {
+ *   from: { name: "Jörg", address: "jorg@example.com" },
+ *   to: "you@example.com",
+ *   subject: "Grüße",
+ *   text: "Hello",
+ *   html: "<p>Hello</p>",
+ *   attachments: [{ filename: "report.csv", content: "a,b\n1,2\n" }],
+ *   timeout: 120_000,
+ * };
+ * console.log(mail.subject);
+ * ```
+ */
+export interface SendOptions extends ComposeOptions, SmtpCallOptions {
+  /** MAIL FROM parameters (SMTPUTF8, 8BITMIME and SIZE are set as the message needs). */
+  mailOptions?: MailOptions;
+  /** RCPT TO parameters for every recipient. */
+  rcptOptions?: RcptOptions;
+  /** Sign with DKIM (instead of the client's `dkim` option). */
+  dkim?: DkimOptions;
 }
