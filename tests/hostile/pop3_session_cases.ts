@@ -241,19 +241,63 @@ export const pop3SessionCases: Scenario<"pop3">[] = [
     staysOpen: true,
   },
   {
-    name: "a SASL challenge with invalid base64: '*' sent, AuthError",
+    name:
+      "a SASL challenge with invalid base64 to CRAM-MD5: '*' sent, AuthError",
     protocol: "pop3",
-    covers: "a 334 (POP3 '+ ') with invalid base64",
+    covers:
+      "a 334 (POP3 '+ ') with invalid base64 (where the challenge matters)",
     server: session((l) => {
-      if (l === "AUTH LOGIN") return "+ not*base64!\r\n";
+      if (l === "AUTH CRAM-MD5") return "+ not*base64!\r\n";
       if (l === "*") return "-ERR cancelled\r\n";
-    }, { capa: ["SASL LOGIN"] }),
+    }, { capa: ["SASL CRAM-MD5"] }),
     connected: true,
-    act: (c) => c.login(USER, PASSWORD, { mechanism: "LOGIN" }),
+    act: (c) => c.login(USER, PASSWORD, { mechanism: "CRAM-MD5" }),
     error: AuthError,
     phase: "auth",
     within: 1000,
-    received: "CAPA\r\nAUTH LOGIN\r\n*\r\n",
+    received: "CAPA\r\nAUTH CRAM-MD5\r\n*\r\n",
+  },
+  {
+    name: "a UID with bytes over 0x7E: ProtocolError, never a lossy string",
+    protocol: "pop3",
+    covers: "issue 8 #5",
+    server: session((l) =>
+      l === "UIDL"
+        ? new Uint8Array([
+          ...new TextEncoder().encode("+OK\r\n1 id"),
+          0xff,
+          0xfe,
+          ...new TextEncoder().encode("\r\n2 id"),
+          0xfe,
+          0xff,
+          ...new TextEncoder().encode("\r\n.\r\n"),
+        ])
+        : undefined
+    ),
+    client: auth,
+    connected: true,
+    act: (c) => c.uidl(),
+    error: ProtocolError,
+    phase: "uidl",
+    within: 1000,
+    received: `${SESSION}UIDL\r\n`,
+  },
+  {
+    name:
+      "a greeting of '<' and 100,000 '@' (line cap raised), APOP forced: no timestamp, refused within the bound",
+    protocol: "pop3",
+    covers: "issue 8 #2",
+    server: { pop3: { greeting: "+OK <" + "@".repeat(100_000), users: USERS } },
+    client: { maxLineLength: 1 << 20 },
+    act: async (c) => {
+      await c.connect();
+      await c.login(USER, PASSWORD, { mechanism: "APOP" });
+    },
+    error: Pop3NotSupportedError,
+    phase: "auth",
+    within: 1000,
+    received: "",
+    staysOpen: true,
   },
   {
     name: "endless SASL challenges: '*' after a bounded number, AuthError",

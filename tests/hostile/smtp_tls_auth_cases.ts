@@ -315,24 +315,90 @@ export const smtpTlsAuthCases: Scenario<"smtp">[] = [
     received: EHLO,
   },
   {
-    name: "a 334 with invalid base64: '*' sent, AuthError",
+    name: "a 334 with invalid base64 to CRAM-MD5: '*' sent, AuthError",
     protocol: "smtp",
-    covers: "a 334 with invalid base64",
+    covers: "a 334 with invalid base64 (where the challenge matters)",
     server: {
       smtp: {
-        features: ["AUTH LOGIN"],
+        features: ["AUTH CRAM-MD5"],
         hook: (l) => {
-          if (l === "AUTH LOGIN") return "334 not*base64!\r\n";
+          if (l === "AUTH CRAM-MD5") return "334 not*base64!\r\n";
           if (l === "*") return "501 5.7.0 cancelled\r\n";
         },
       },
     },
     connected: true,
-    act: (c) => c.login(USER, PASSWORD, { mechanism: "LOGIN" }),
+    act: (c) => c.login(USER, PASSWORD, { mechanism: "CRAM-MD5" }),
     error: AuthError,
     phase: "auth",
     within: 1000,
-    received: `${EHLO}AUTH LOGIN\r\n*\r\n`,
+    received: `${EHLO}AUTH CRAM-MD5\r\n*\r\n`,
+  },
+  {
+    name:
+      "a whitespace-only 334 to CRAM-MD5 (its challenge matters): '*' sent, AuthError",
+    protocol: "smtp",
+    covers: "issue 8 #11 (strict where the challenge matters)",
+    server: {
+      smtp: {
+        features: ["AUTH CRAM-MD5"],
+        hook: (l) => {
+          if (l === "AUTH CRAM-MD5") return "334  \r\n";
+          if (l === "*") return "501 5.7.0 cancelled\r\n";
+        },
+      },
+    },
+    connected: true,
+    act: (c) => c.login(USER, PASSWORD, { mechanism: "CRAM-MD5" }),
+    error: AuthError,
+    phase: "auth",
+    within: 1000,
+    received: `${EHLO}AUTH CRAM-MD5\r\n*\r\n`,
+  },
+  {
+    name:
+      "a whitespace-only 334 before PLAIN's response (Haraka), then 535: the response was sent, SmtpAuthenticationError",
+    protocol: "smtp",
+    covers: "issue 8 #11 (a challenge the mechanism doesn't read)",
+    server: {
+      smtp: {
+        features: ["AUTH PLAIN"],
+        hook: (l) => {
+          if (l === "AUTH PLAIN") return "334  \r\n";
+          if (l === b64(`\0${USER}\0${PASSWORD}`)) return "535 5.7.8 no\r\n";
+        },
+      },
+    },
+    connected: true,
+    act: (c) => c.login(USER, PASSWORD, { initialResponse: false }),
+    error: SmtpAuthenticationError,
+    phase: "auth",
+    within: 1000,
+    received: `${EHLO}AUTH PLAIN\r\n${b64(`\0${USER}\0${PASSWORD}`)}\r\n`,
+    sendsCredentials: true,
+    staysOpen: true,
+  },
+  {
+    name:
+      "a 9,000-line AUTH list in the EHLO (under every cap), no STARTTLS: refused within the bound (linear merge)",
+    protocol: "smtp",
+    covers: "issue 8 #1",
+    server: {
+      script: async (peer) => {
+        await peer.write("220 fake ESMTP\r\n");
+        await peer.readLine();
+        const lines = ["250-fake"];
+        for (let i = 0; i < 9000; i++) lines.push(`250-AUTH M${i} PLAIN`);
+        await peer.write(lines.join("\r\n") + "\r\n250 PIPELINING\r\n");
+        await waitClosed(peer);
+      },
+    },
+    client: { tls: "starttls", caCerts: CA, connectTimeout: 1500 },
+    act: (c) => c.connect(),
+    error: SmtpNotSupportedError,
+    phase: "ehlo",
+    within: 1500,
+    received: EHLO,
   },
   {
     name:
