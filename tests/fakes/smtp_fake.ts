@@ -6,6 +6,8 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { type FakePeer, type FakeServer, fakeServer } from "./scripted.ts";
+import { SmtpClient } from "../../smtp/client.ts";
+import type { SmtpClientOptions } from "../../smtp/options.ts";
 
 /** One message as the fake received it (dot-unstuffed, lines joined with CRLF). */
 export interface FakeMessage {
@@ -242,6 +244,42 @@ export async function smtpFake(
     close: () => server.close(),
     [Symbol.asyncDispose]: () => server.close(),
   };
+}
+
+/**
+ * Client options for `fake`: 127.0.0.1 and its port, no TLS and insecure
+ * auth allowed (the fake speaks clear text unless told otherwise), 3 s
+ * per call; `extra` on top.
+ */
+export function fakeClientOptions(
+  fake: { port: number },
+  extra: SmtpClientOptions = {},
+): SmtpClientOptions {
+  return {
+    hostname: "127.0.0.1",
+    port: fake.port,
+    tls: "none",
+    allowInsecureAuth: true,
+    timeout: 3000,
+    ...extra,
+  };
+}
+
+/** Run `body` with a connected client on a fresh fake; both closed afterwards. */
+export async function withFakeClient(
+  fakeOptions: SmtpFakeOptions,
+  clientOptions: SmtpClientOptions,
+  body: (client: SmtpClient, fake: SmtpFake, peer: FakePeer) => Promise<void>,
+): Promise<void> {
+  const fake = await smtpFake(fakeOptions);
+  const client = new SmtpClient(fakeClientOptions(fake, clientOptions));
+  try {
+    await client.connect();
+    await body(client, fake, await fake.peer());
+  } finally {
+    await client.close();
+    await fake.close();
+  }
 }
 
 /** A multi-line 250 EHLO reply with these keywords. */

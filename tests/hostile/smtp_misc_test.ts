@@ -9,49 +9,20 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { SmtpClient } from "../../smtp/client.ts";
-import type { SmtpClientOptions } from "../../smtp/options.ts";
 import { SmtpNotSupportedError } from "../../smtp/errors.ts";
 import { AbortedError, InvalidInputError, TlsError } from "../../errors.ts";
-import { type FakePeer, fixture } from "../fakes/scripted.ts";
+import { fixture } from "../fakes/scripted.ts";
 import {
   failure,
+  fakeClientOptions,
   sleep,
-  type SmtpFake,
   smtpFake,
-  type SmtpFakeOptions,
+  withFakeClient,
 } from "../fakes/smtp_fake.ts";
 import { test } from "../fakes/test.ts";
 
 const b64 = (s: string) => Buffer.from(s).toString("base64");
 const MSG = "Subject: hi\r\n\r\nHello\r\n";
-
-function opts(port: number, extra: SmtpClientOptions = {}): SmtpClientOptions {
-  return {
-    hostname: "127.0.0.1",
-    port,
-    tls: "none",
-    allowInsecureAuth: true,
-    timeout: 3000,
-    ...extra,
-  };
-}
-
-/** A fake SMTP server and a connected client; both closed afterwards. */
-async function withFake(
-  fakeOptions: SmtpFakeOptions,
-  clientOptions: SmtpClientOptions,
-  body: (client: SmtpClient, fake: SmtpFake, peer: FakePeer) => Promise<void>,
-): Promise<void> {
-  const fake = await smtpFake(fakeOptions);
-  const client = new SmtpClient(opts(fake.port, clientOptions));
-  try {
-    await client.connect();
-    await body(client, fake, await fake.peer());
-  } finally {
-    await client.close();
-    await fake.close();
-  }
-}
 
 function bounded(ms: number, max: number, min = 0): void {
   assert.ok(ms <= max, `took ${Math.round(ms)} ms, bound ${max} ms`);
@@ -61,7 +32,7 @@ function bounded(ms: number, max: number, min = 0): void {
 const BAD = ["\r", "\n", "\0"];
 
 test("hostile: opportunistic with STARTTLS upgrades", async () => {
-  await withFake(
+  await withFakeClient(
     { features: ["STARTTLS", "AUTH PLAIN"] },
     {
       tls: "opportunistic",
@@ -82,7 +53,7 @@ test("hostile: opportunistic with STARTTLS upgrades", async () => {
 });
 
 test("hostile: a different capability list after TLS is the one used (features before TLS forgotten)", async () => {
-  await withFake({
+  await withFakeClient({
     features: ["STARTTLS", "PIPELINING", "AUTH LOGIN", "SIZE 1000000", "DSN"],
     featuresAfterTls: ["AUTH PLAIN", "SIZE 200"],
   }, {
@@ -196,7 +167,7 @@ test("hostile input: CR/LF/NUL in any argument → InvalidInputError with zero b
     ["helo name", (c, x) => c.helo(`me${x}`)],
   ];
   for (const [what, call] of calls) {
-    await withFake(
+    await withFakeClient(
       { features: ["PIPELINING", "AUTH PLAIN XOAUTH2"] },
       {},
       async (client, _fake, peer) => {
@@ -222,7 +193,7 @@ test("hostile input: CR/LF/NUL in any argument → InvalidInputError with zero b
 });
 
 test("hostile input: '<', '>' and unquoted spaces in addresses are rejected; quoted spaces are fine", async () => {
-  await withFake({}, {}, async (client, fake, peer) => {
+  await withFakeClient({}, {}, async (client, fake, peer) => {
     for (
       const bad of [
         "a@x.test> NOTIFY=NEVER",
@@ -263,7 +234,7 @@ test("hostile input: '<', '>' and unquoted spaces in addresses are rejected; quo
 });
 
 test("hostile input: non-ASCII recipient with SMTPUTF8 → MAIL FROM:<..> SMTPUTF8", async () => {
-  await withFake(
+  await withFakeClient(
     { features: ["PIPELINING", "SMTPUTF8"] },
     {},
     async (client, fake) => {
@@ -285,7 +256,7 @@ test("hostile input: non-ASCII recipient with SMTPUTF8 → MAIL FROM:<..> SMTPUT
 });
 
 test("hostile input: a message bigger than SIZE → SmtpNotSupportedError before MAIL", async () => {
-  await withFake(
+  await withFakeClient(
     { features: ["PIPELINING", "SIZE 1000000"] },
     {},
     async (client, fake) => {
@@ -317,7 +288,7 @@ test("hostile: implicit TLS with an untrusted certificate → TlsError; with the
   const bad = await smtpFake({ implicitTls: true, cert: "untrusted" });
   try {
     await failure(
-      SmtpClient.connect(opts(bad.port, {
+      SmtpClient.connect(fakeClientOptions(bad, {
         tls: "implicit",
         caCerts: [fixture("ca.pem")],
       })),
@@ -329,7 +300,7 @@ test("hostile: implicit TLS with an untrusted certificate → TlsError; with the
   }
   const good = await smtpFake({ implicitTls: true, features: ["AUTH PLAIN"] });
   try {
-    const client = await SmtpClient.connect(opts(good.port, {
+    const client = await SmtpClient.connect(fakeClientOptions(good, {
       tls: "implicit",
       caCerts: [fixture("ca.pem")],
       allowInsecureAuth: false,
@@ -351,7 +322,7 @@ test("hostile: implicit TLS with an untrusted certificate → TlsError; with the
 });
 
 test("abort: an already-aborted signal sends nothing", async () => {
-  await withFake({}, {}, async (client, _fake, peer) => {
+  await withFakeClient({}, {}, async (client, _fake, peer) => {
     const before = peer.received.length;
     await failure(
       client.noop({ signal: AbortSignal.abort("already") }),
@@ -363,7 +334,7 @@ test("abort: an already-aborted signal sends nothing", async () => {
 });
 
 test("abort: during a large in-memory body to a slow reader → AbortedError", async () => {
-  await withFake(
+  await withFakeClient(
     {
       hook: (line, ctx) => {
         if (line === "DATA") {
@@ -402,7 +373,7 @@ test("abort: during EHLO → AbortedError with the reason, connection closed", a
       const ac = new AbortController();
       setTimeout(() => ac.abort("ehlo"), 100);
       const { err, ms } = await failure(
-        SmtpClient.connect(opts(fake.port, { tls, signal: ac.signal })),
+        SmtpClient.connect(fakeClientOptions(fake, { tls, signal: ac.signal })),
         AbortedError,
       );
       assert.equal(err.cause, "ehlo");
@@ -415,7 +386,7 @@ test("abort: during EHLO → AbortedError with the reason, connection closed", a
     }
   }
   // A call's own signal, on an explicit EHLO.
-  await withFake(
+  await withFakeClient(
     {
       hook: (line) => line === "EHLO again" ? null : undefined,
     },
