@@ -225,11 +225,23 @@ export async function runScenario<P extends Protocol>(
     const setupBytes = server?.peers[0]?.text.length ?? 0;
     const start = performance.now();
     let outcome: { ok: true } | { ok: false; err: unknown };
+    // A call that never settles fails the scenario instead of hanging the
+    // run: its bound, tripled, plus 2 s for a loaded machine.
+    const limit = 3 * s.within + 2000;
+    let guard: ReturnType<typeof setTimeout> | undefined;
+    const hang = new Promise<never>((_, reject) => {
+      guard = setTimeout(
+        () => reject(new Error(`the call did not settle within ${limit} ms`)),
+        limit,
+      );
+    });
     try {
-      await s.act(client, ctx);
+      await Promise.race([s.act(client, ctx), hang]);
       outcome = { ok: true };
     } catch (err) {
       outcome = { ok: false, err };
+    } finally {
+      clearTimeout(guard);
     }
     const end = performance.now();
     if (s.fromAbort) assert.ok(ctx.abortedAt, "the scenario aborted");

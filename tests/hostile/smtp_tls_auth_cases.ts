@@ -402,6 +402,34 @@ export const smtpTlsAuthCases: Scenario<"smtp">[] = [
   },
   {
     name:
+      "a 30,000-line AUTH list in the EHLO (caps raised to allow it), no STARTTLS: refused within the bound (linear merge)",
+    protocol: "smtp",
+    covers: "issue 8 #1 (a large reply that is allowed)",
+    server: {
+      script: async (peer) => {
+        await peer.write("220 fake ESMTP\r\n");
+        await peer.readLine();
+        const lines = ["250-fake"];
+        for (let i = 0; i < 30_000; i++) lines.push(`250-AUTH M${i} PLAIN`);
+        await peer.write(lines.join("\r\n") + "\r\n250 PIPELINING\r\n");
+        await waitClosed(peer);
+      },
+    },
+    client: {
+      tls: "starttls",
+      caCerts: CA,
+      connectTimeout: 1500,
+      maxReplyLines: 50_000,
+      maxReplyBytes: 4 << 20,
+    },
+    act: (c) => c.connect(),
+    error: SmtpNotSupportedError,
+    phase: "ehlo",
+    within: 1500,
+    received: EHLO,
+  },
+  {
+    name:
       "235 before the last AUTH step (LOGIN): AuthError, the password never sent",
     protocol: "smtp",
     covers: "235 before the last AUTH step",
