@@ -269,12 +269,10 @@ export const pop3AbortCases: Scenario[] = [
     client: { ...AUTH, signal: clientSignal.controller.signal },
     connected: true,
     act: async (c) => {
-      try {
-        await c.retr(2);
-      } finally {
-        const later = await c.noop().catch((e) => e);
-        if (later?.name !== "AbortedError") throw new Error(`later: ${later}`);
-      }
+      const err = await c.retr(2).then(() => undefined, (e) => e);
+      const later = await c.noop().catch((e) => e);
+      if (later?.name !== "AbortedError") throw new Error(`later: ${later}`);
+      throw err ?? new Error("retr resolved");
     },
     phase: "retr",
     received: `${SESSION}RETR 2\r\n`,
