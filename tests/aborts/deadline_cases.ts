@@ -32,6 +32,30 @@ const POP3_STEPS = ["greeting", "capa", "stls", "capa", "auth"];
 const SMTP_NAMES = ["greeting", "EHLO", "STARTTLS", "EHLO after TLS", "AUTH"];
 const POP3_NAMES = ["greeting", "CAPA", "STLS", "CAPA after TLS", "AUTH"];
 
+/** What every case shares: a STARTTLS + AUTH connect bounded by CONNECT_TIMEOUT, the TCP step `d[0]` late. */
+function expectations(d: Delays, phase: string) {
+  return {
+    client: {
+      tls: "starttls" as const,
+      caCerts: CA,
+      allowInsecureAuth: false,
+      auth: AUTH,
+      timeout: 60_000,
+      connectTimeout: CONNECT_TIMEOUT,
+      ...(d[0] ? { connector: slowConnector(d[0]) } : {}),
+    },
+    act: (c: { connect(): Promise<unknown> }) => c.connect(),
+    error: TimeoutError,
+    phase,
+    check: (err: Error) =>
+      assert.equal((err as TimeoutError).timeout, CONNECT_TIMEOUT),
+    within: CONNECT_TIMEOUT + 450,
+    atLeast: CONNECT_TIMEOUT - 50,
+    received: () => {},
+    sendsCredentials: true,
+  };
+}
+
 function smtpCase(name: string, d: Delays, phase: string): Scenario<"smtp"> {
   return {
     name,
@@ -51,24 +75,7 @@ function smtpCase(name: string, d: Delays, phase: string): Scenario<"smtp"> {
         },
       },
     },
-    client: {
-      tls: "starttls",
-      caCerts: CA,
-      allowInsecureAuth: false,
-      auth: AUTH,
-      timeout: 60_000,
-      connectTimeout: CONNECT_TIMEOUT,
-      ...(d[0] ? { connector: slowConnector(d[0]) } : {}),
-    },
-    act: (c) => c.connect(),
-    error: TimeoutError,
-    phase,
-    check: (err) =>
-      assert.equal((err as TimeoutError).timeout, CONNECT_TIMEOUT),
-    within: CONNECT_TIMEOUT + 450,
-    atLeast: CONNECT_TIMEOUT - 50,
-    received: () => {},
-    sendsCredentials: true,
+    ...expectations(d, phase),
   };
 }
 
@@ -92,24 +99,7 @@ function pop3Case(name: string, d: Delays, phase: string): Scenario<"pop3"> {
         },
       },
     },
-    client: {
-      tls: "starttls",
-      caCerts: CA,
-      allowInsecureAuth: false,
-      auth: AUTH,
-      timeout: 60_000,
-      connectTimeout: CONNECT_TIMEOUT,
-      ...(d[0] ? { connector: slowConnector(d[0]) } : {}),
-    },
-    act: (c) => c.connect(),
-    error: TimeoutError,
-    phase,
-    check: (err) =>
-      assert.equal((err as TimeoutError).timeout, CONNECT_TIMEOUT),
-    within: CONNECT_TIMEOUT + 450,
-    atLeast: CONNECT_TIMEOUT - 50,
-    received: () => {},
-    sendsCredentials: true,
+    ...expectations(d, phase),
   };
 }
 

@@ -5,8 +5,8 @@ import { b64, PASSWORD, type Scenario, USER } from "../fakes/hostile_kit.ts";
 import type { FakeOptions } from "../fakes/pop3_fake.ts";
 import {
   aborting,
-  lateSocketClosed,
-  slowConnector,
+  connectAbort,
+  greetingAbort,
   type Trigger,
   trigger,
 } from "../fakes/abort_kit.ts";
@@ -44,8 +44,6 @@ function silentAt(
   };
 }
 
-const connect = trigger("connect");
-const greeting = trigger("greeting");
 const capa = trigger("capa");
 const handshake = trigger("tls");
 const sasl = trigger("auth");
@@ -60,38 +58,8 @@ const quit = trigger("quit");
 const clientSignal = trigger("client signal");
 
 export const pop3AbortCases: Scenario[] = [
-  aborting(connect, {
-    name:
-      "abort while connecting: AbortedError at once, the late socket closed",
-    protocol: "pop3",
-    covers: "abort: connect",
-    server: { pop3: {} },
-    client: { connector: slowConnector(300) },
-    act: (c) => {
-      connect.fireIn(50);
-      return c.connect({ signal: connect.controller.signal });
-    },
-    phase: "connect",
-    check: async (err, ctx) => {
-      if (err.cause !== connect.reason) throw new Error("cause");
-      await lateSocketClosed(ctx, 300);
-    },
-    received: "",
-  }),
-  aborting(greeting, {
-    name: "abort waiting for the greeting",
-    protocol: "pop3",
-    covers: "abort: greeting",
-    server: {
-      script: async (peer) => {
-        greeting.fireIn(50);
-        await peer.waitClosed(3000);
-      },
-    },
-    act: (c) => c.connect({ signal: greeting.controller.signal }),
-    phase: "greeting",
-    received: "",
-  }),
+  connectAbort("pop3", { pop3: {} }),
+  greetingAbort("pop3"),
   aborting(capa, {
     name: "abort waiting for CAPA (starttls mode)",
     protocol: "pop3",

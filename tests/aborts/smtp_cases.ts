@@ -7,8 +7,8 @@ import { fixture } from "../fakes/scripted.ts";
 import { b64, PASSWORD, type Scenario, USER } from "../fakes/hostile_kit.ts";
 import {
   aborting,
-  lateSocketClosed,
-  slowConnector,
+  connectAbort,
+  greetingAbort,
   trigger,
   unknownCausedBy,
 } from "../fakes/abort_kit.ts";
@@ -27,8 +27,6 @@ function send(
   return c.sendMail({ from: "a@x.test", to: "b@x.test", data, signal });
 }
 
-const connect = trigger("connect");
-const greeting = trigger("greeting");
 const ehlo = trigger("ehlo");
 const handshake = trigger("tls");
 const auth = trigger("auth");
@@ -43,38 +41,8 @@ const quit = trigger("quit");
 const clientSignal = trigger("client signal");
 
 export const smtpAbortCases: Scenario[] = [
-  aborting(connect, {
-    name:
-      "abort while connecting: AbortedError at once, the late socket closed",
-    protocol: "smtp",
-    covers: "abort: connect",
-    server: { smtp: {} },
-    client: { connector: slowConnector(300) },
-    act: (c) => {
-      connect.fireIn(50);
-      return c.connect({ signal: connect.controller.signal });
-    },
-    phase: "connect",
-    check: async (err, ctx) => {
-      if (err.cause !== connect.reason) throw new Error("cause");
-      await lateSocketClosed(ctx, 300);
-    },
-    received: "",
-  }),
-  aborting(greeting, {
-    name: "abort waiting for the greeting",
-    protocol: "smtp",
-    covers: "abort: greeting",
-    server: {
-      script: async (peer) => {
-        greeting.fireIn(50); // the client is reading the greeting by then
-        await peer.waitClosed(3000);
-      },
-    },
-    act: (c) => c.connect({ signal: greeting.controller.signal }),
-    phase: "greeting",
-    received: "",
-  }),
+  connectAbort("smtp", { smtp: {} }),
+  greetingAbort("smtp"),
   aborting(ehlo, {
     name: "abort waiting for the EHLO reply",
     protocol: "smtp",

@@ -86,3 +86,51 @@ export function aborting<P extends Scenario["protocol"]>(
     within: s.within ?? PROMPT_MS,
   } as Scenario<P>;
 }
+
+/**
+ * Abort while connecting (a slow connector that ignores the signal): an
+ * AbortedError at once, and the socket that arrives late is closed.
+ */
+export function connectAbort(
+  protocol: Scenario["protocol"],
+  server: Scenario["server"],
+): Scenario {
+  const t = trigger("connect");
+  return aborting(t, {
+    name:
+      "abort while connecting: AbortedError at once, the late socket closed",
+    protocol,
+    covers: "abort: connect",
+    server,
+    client: { connector: slowConnector(300) },
+    act: (c) => {
+      t.fireIn(50);
+      return c.connect({ signal: t.controller.signal });
+    },
+    phase: "connect",
+    check: async (err, ctx) => {
+      assert.equal(err.cause, t.reason, "cause = the reason");
+      await lateSocketClosed(ctx, 300);
+    },
+    received: "",
+  });
+}
+
+/** Abort while a silent server keeps the client waiting for its greeting. */
+export function greetingAbort(protocol: Scenario["protocol"]): Scenario {
+  const t = trigger("greeting");
+  return aborting(t, {
+    name: "abort waiting for the greeting",
+    protocol,
+    covers: "abort: greeting",
+    server: {
+      script: async (peer) => {
+        t.fireIn(50); // the client is reading the greeting by then
+        await peer.waitClosed(3000);
+      },
+    },
+    act: (c) => c.connect({ signal: t.controller.signal }),
+    phase: "greeting",
+    received: "",
+  });
+}
