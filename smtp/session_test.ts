@@ -6,7 +6,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { SmtpClient } from "./client.ts";
-import type { SmtpClientOptions } from "./options.ts";
 import {
   SmtpNotSupportedError,
   SmtpOutcomeUnknownError,
@@ -18,21 +17,13 @@ import {
   InvalidInputError,
   ProtocolError,
 } from "../errors.ts";
-import { failure, type SmtpFake, smtpFake } from "../tests/fakes/smtp_fake.ts";
+import {
+  failure,
+  fakeClientOptions,
+  smtpFake,
+} from "../tests/fakes/smtp_fake.ts";
 
-function opts(
-  fake: SmtpFake,
-  extra: SmtpClientOptions = {},
-): SmtpClientOptions {
-  return {
-    hostname: "127.0.0.1",
-    port: fake.port,
-    tls: "none",
-    allowInsecureAuth: true,
-    timeout: 3000,
-    ...extra,
-  };
-}
+const opts = fakeClientOptions;
 
 test("session: concurrent calls on one client run one at a time, in call order", async () => {
   await using fake = await smtpFake({ features: ["PIPELINING", "CHUNKING"] });
