@@ -46,7 +46,7 @@ export function suggest(
     const d = distance(name, k);
     if (d < bestD) [best, bestD] = [k, d];
   }
-  return bestD <= Math.max(1, Math.floor(name.length / 3)) ? best : undefined;
+  return bestD <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined;
 }
 
 /**

@@ -17,6 +17,7 @@ import {
   SmtpHeloError,
   SmtpNotSupportedError,
   SmtpOutcomeUnknownError,
+  SmtpRecipientsRefusedError,
   SmtpResponseError,
   SmtpServerDisconnectedError,
 } from "../smtp/mod.ts";
@@ -176,7 +177,10 @@ export function exitCodeOf(err: unknown): ExitCode {
   if (err instanceof Pop3ResponseError) {
     return CONNECT_PHASES.has(phase) ? EXIT.connect : EXIT.refused;
   }
-  if (err instanceof SmtpResponseError) return EXIT.refused;
+  if (
+    err instanceof SmtpResponseError ||
+    err instanceof SmtpRecipientsRefusedError
+  ) return EXIT.refused;
   return EXIT.protocol;
 }
 

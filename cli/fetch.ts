@@ -228,7 +228,7 @@ async function fetchInto(
   const start = Date.now();
   try {
     for (const batch of batches(todo)) {
-      if (ctx.io.signal?.aborted) {
+      if (interrupted || ctx.io.signal?.aborted) {
         interrupted = true;
         break;
       }
@@ -252,6 +252,10 @@ async function fetchInto(
         batch.map((m) => ({ command: "RETR" as const, id: m.id })),
       );
       for (let i = 0; i < batch.length; i++) {
+        if (ctx.io.signal?.aborted) {
+          interrupted = true;
+          break;
+        }
         const m = batch[i];
         const r = replies[i];
         doneBytes += m.size;

@@ -46,7 +46,7 @@ function readSecret(prompt: string): Promise<string> {
 }
 
 /** Run `command` in the shell; its stdout (at most 64 KiB) is the result, its stderr passes through. */
-function runCommand(command: string): Promise<string> {
+export function runCommand(command: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, {
       shell: true,
