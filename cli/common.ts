@@ -52,6 +52,8 @@ export interface Context {
   io: CliIO;
   out: CliWriter;
   err: CliWriter;
+  /** stderr without the {@linkcode Context.beforeErr} hook: for the progress display itself. */
+  status: CliWriter;
   scrubber: Scrubber;
   /** Print a warning line on stderr. */
   warn(text: string): void;

@@ -212,7 +212,7 @@ async function fetchInto(
   todo.splice(limit);
   const totalBytes = todo.reduce((s, m) => s + m.size, 0);
   const progress = new Progress(
-    ctx.err,
+    ctx.status,
     progressMode(progressFlag, ctx.err.isTTY),
     "fetch",
     "msgs",

@@ -105,9 +105,10 @@ async function firstBytes(
 }
 
 /**
- * Tell the protocol of an unknown port from its greeting: clear text first
- * (a reply code or `+OK`), then implicit TLS (certificate not checked:
- * only to read the greeting; nothing is sent).
+ * Tell the protocol of an unknown port from its greeting: in clear text (a
+ * reply code or `+OK`) and over implicit TLS (certificate not checked:
+ * only to read the greeting; nothing is sent), tried at once on two
+ * connections; the first greeting recognised wins.
  */
 async function sniff(c: Connection): Promise<ProbeProtocol> {
   const wait = Math.min(c.timeout, 5000);
@@ -116,39 +117,43 @@ async function sniff(c: Connection): Promise<ProbeProtocol> {
     port: c.port!,
     servername: c.servername,
   };
-  const plain = await nodeConnector(
-    { ...target, tls: "none" },
-    AbortSignal.timeout(c.connectTimeout),
-  );
-  const bytes = await firstBytes(plain, wait);
-  if (bytes && bytes.length) {
-    const kind = greetingKind(bytes);
-    if (kind) return kind;
-    throw new UsageError(
-      `${c.hostname}:${c.port} answered something that is neither smtp nor pop3; pass --protocol to probe it anyway`,
+  const attempt = async (
+    implicit: boolean,
+  ): Promise<ProbeProtocol | undefined> => {
+    let conn: Conn;
+    try {
+      conn = await nodeConnector(
+        implicit
+          ? {
+            ...target,
+            tls: "implicit",
+            caCerts: c.caCerts,
+            allowInvalidCertificates: true,
+          }
+          : { ...target, tls: "none" },
+        AbortSignal.timeout(c.connectTimeout),
+      );
+    } catch (err) {
+      if (!implicit) throw err; // nothing listens: a connect error
+      return undefined;
+    }
+    const kind = greetingKind(
+      (await firstBytes(conn, wait)) ?? new Uint8Array(),
     );
-  }
-  let tls: Conn;
-  try {
-    tls = await nodeConnector(
-      {
-        ...target,
-        tls: "implicit",
-        caCerts: c.caCerts,
-        allowInvalidCertificates: true,
-      },
-      AbortSignal.timeout(c.connectTimeout),
-    );
-  } catch {
-    throw new UsageError(
-      `${c.hostname}:${c.port} sent no greeting within ${wait} ms, in clear text or over tls; pass --protocol`,
-    );
-  }
-  const kind = greetingKind((await firstBytes(tls, wait)) ?? new Uint8Array());
-  if (kind === "smtp") return "smtps";
-  if (kind === "pop3") return "pop3s";
+    if (kind === undefined) return undefined;
+    return implicit ? (kind === "smtp" ? "smtps" : "pop3s") : kind;
+  };
+  const plain = attempt(false);
+  const tls = attempt(true);
+  plain.catch(() => {}); // reported through the race below, if it matters
+  const first = await Promise.race([
+    plain.then((k) => k ?? tls),
+    tls.then((k) => k ?? plain),
+  ]);
+  const found = first ?? (await plain) ?? (await tls);
+  if (found) return found;
   throw new UsageError(
-    `${c.hostname}:${c.port} sent no mail greeting over tls; pass --protocol`,
+    `${c.hostname}:${c.port} sent no smtp or pop3 greeting within ${wait} ms, in clear text or over tls; pass --protocol`,
   );
 }
 

@@ -46,6 +46,7 @@ export async function main(args: string[], io: CliIO): Promise<ExitCode> {
     io,
     scrubber,
     out: scrubber.wrap(io.stdout),
+    status: scrubber.wrap(io.stderr),
     err: scrubber.wrap({
       write: (chunk) => {
         ctx.beforeErr?.();

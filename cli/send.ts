@@ -323,7 +323,7 @@ async function bulk(
   ctx: Context,
 ): Promise<ExitCode> {
   const total = rcpts.length * count;
-  const progress = new Progress(ctx.err, mode, "send", "msgs", total);
+  const progress = new Progress(ctx.status, mode, "send", "msgs", total);
   ctx.beforeErr = () => progress.clear();
   const start = Date.now();
   let exit: ExitCode = EXIT.ok;

@@ -5,6 +5,7 @@ import {
   type FileHandle,
   mkdir,
   open,
+  readdir,
   readFile,
   rename,
   stat,
@@ -62,18 +63,49 @@ export function uidFileName(uid: string): string {
 
 let counter = 0;
 
+/** This host's name as a Maildir name field. */
+function maildirHost(): string {
+  return hostname().replaceAll("/", "\\057").replaceAll(":", "\\072") ||
+    "localhost";
+}
+
 /**
  * A Maildir unique name: `seconds.MmicrosPpidQnRrandom.host` (the
  * conventional fields; `/` and `:` in the host name escaped as `\057` and
  * `\072`), then `,S=size`.
  */
 export function maildirName(size: number, now = Date.now()): string {
-  const host = hostname().replaceAll("/", "\\057").replaceAll(":", "\\072") ||
-    "localhost";
+  const host = maildirHost();
   const sec = Math.floor(now / 1000);
   const micro = (now % 1000) * 1000 + Math.floor(Math.random() * 1000);
   const rand = randomBytes(4).toString("hex");
   return `${sec}.M${micro}P${process.pid}Q${++counter}R${rand}.${host},S=${size}`;
+}
+
+/** Whether process `pid` (of this host) is running. */
+function running(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as { code?: string }).code === "EPERM";
+  }
+}
+
+const MAILDIR_TMP = /^\d+\.M\d+P(\d+)Q\d+R[0-9a-f]{8}\.(.+),S=\d+$/;
+const EML_TMP = /^\.tmp-P(\d+)R[0-9a-f]{8}-/;
+
+/**
+ * The temporary files a mailwire process of this host left when it died
+ * mid-write (never journalled): safe to remove. Other programs' files in
+ * a Maildir's tmp/ are left alone (Maildir: they clean their own).
+ */
+export function staleTemporary(name: string, host: string): boolean {
+  const m = MAILDIR_TMP.exec(name);
+  if (m) return m[2] === host && !running(Number(m[1]));
+  const e = EML_TMP.exec(name);
+  return e !== null && !running(Number(e[1]));
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -125,6 +157,8 @@ export class MessageStore {
   #journal: FileHandle | undefined;
   /** Entries completed at open (a crash between journal and rename). */
   recovered = 0;
+  /** Half-written temporary files of dead mailwire processes removed at open. */
+  removed = 0;
 
   private constructor(dir: string, kind: StoreKind) {
     this.dir = dir;
@@ -215,6 +249,22 @@ export class MessageStore {
         }
       }
     }
+    // Remove what dead mailwire processes left half-written.
+    const tmpDir = kind === "maildir" ? join(dir, "tmp") : dir;
+    const journalled = new Set(
+      [...store.#saved.values()].map((e) => join(dir, e.tmp)),
+    );
+    try {
+      for (const name of await readdir(tmpDir)) {
+        const path = join(tmpDir, name);
+        if (!journalled.has(path) && staleTemporary(name, maildirHost())) {
+          await unlink(path).catch(() => {});
+          store.removed++;
+        }
+      }
+    } catch (err) {
+      throw ioError("reading", tmpDir, err);
+    }
     return store;
   }
 
@@ -248,7 +298,7 @@ export class MessageStore {
       file = base.replace(/\.eml$/, `~${i}.eml`);
     }
     const rand = randomBytes(4).toString("hex");
-    return { tmp: `.tmp-${rand}-${file}`, file };
+    return { tmp: `.tmp-P${process.pid}R${rand}-${file}`, file };
   }
 
   /**

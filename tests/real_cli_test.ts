@@ -1,0 +1,798 @@
+/**
+ * `mailwire send|fetch|probe` against the real Postfix + Dovecot from
+ * tests/servers/ (issue 12's proof): a send in every TLS mode with each
+ * AUTH mechanism, a bulk send of 500 with its progress captured, fetch to
+ * a Maildir interrupted (in-process and by SIGKILL) and resumed without
+ * duplicates, probe on every port checked against what the servers offer,
+ * each failure class with its exit code, a compiled binary's send, and no
+ * secret in any output.
+ *
+ * grace@mail.test and heidi@mail.test are the CLI's own mailboxes (no
+ * other test uses them): mail goes to grace, and only messages carrying
+ * this run's tokens are deleted from it; `fetch --delete` empties heidi.
+ * Runs in-process (`main`) and as child processes of the current runtime
+ * (`deno run -A cli/mod.ts`, `bun`).
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { readdirSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { spawnSync } from "node:child_process";
+import { Pop3Client } from "../pop3/mod.ts";
+import { SmtpClient } from "../smtp/mod.ts";
+import { EXIT } from "../cli/mod.ts";
+import { allOutput, cli, cliChild } from "./fakes/cli_io.ts";
+import { realEnv, type RealUser, token, waitForDelivery } from "./real/env.ts";
+import { repoFile } from "./repo.ts";
+
+const env = realEnv();
+function user(address: string): RealUser {
+  const found = env.users.find((u) => u.address === address);
+  if (!found) {
+    throw new Error(
+      `env.json has no user ${address}: restart the servers (tests/servers/start.sh)`,
+    );
+  }
+  return found;
+}
+const me = user("grace@mail.test");
+const heidi = user("heidi@mail.test");
+const secrets = env.users.map((u) => u.password);
+const pw = { MAILWIRE_PASSWORD: me.password };
+const ca = ["--ca", env.caFile, "--servername", env.servername];
+const host = env.host;
+const sub = `${host}:${env.smtp.submission}`;
+const smtps = `${host}:${env.smtp.smtps}`;
+const mx = `${host}:${env.smtp.mx}`;
+const pop = `${host}:${env.pop3.plain}`;
+const pops = `${host}:${env.pop3.pop3s}`;
+const tokens: string[] = [];
+
+function tok(label: string): string {
+  const t = token(`cli-${label}`);
+  tokens.push(t);
+  return t;
+}
+
+function sendArgs(
+  server: string,
+  subject: string,
+  ...extra: string[]
+): string[] {
+  return [
+    "send",
+    "-s",
+    server,
+    ...ca,
+    "-f",
+    me.address,
+    "-t",
+    me.address,
+    "--subject",
+    subject,
+    "--timeout",
+    "30",
+    ...extra,
+  ];
+}
+
+/** Files in the Maildir holding `needle`, polled until `count` or the deadline. */
+async function deliveredWith(
+  user: RealUser,
+  needle: string,
+  count: number,
+  ms = 60_000,
+): Promise<number> {
+  const until = Date.now() + ms;
+  const seen = new Map<string, boolean>();
+  for (;;) {
+    for (const sub of ["new", "cur"]) {
+      let names: string[] = [];
+      try {
+        names = readdirSync(join(user.maildir, sub));
+      } catch { /* not there yet */ }
+      for (const name of names) {
+        const key = name.split(":")[0];
+        if (seen.has(key)) continue;
+        try {
+          seen.set(
+            key,
+            readFileSync(join(user.maildir, sub, name), "latin1").includes(
+              needle,
+            ),
+          );
+        } catch { /* moved new → cur meanwhile */ }
+      }
+    }
+    const n = [...seen.values()].filter(Boolean).length;
+    if (n >= count || Date.now() > until) return n;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Delete from the mailbox every message whose header block holds one of `needles`. */
+async function deleteMine(needles: string[]): Promise<number> {
+  if (!needles.length) return 0;
+  const client = await Pop3Client.connect({
+    hostname: host,
+    port: env.pop3.plain,
+    caCerts: [readFileSync(env.caFile, "utf8")],
+    servername: env.servername,
+    auth: { username: me.login, password: me.password },
+    timeout: 60_000,
+  });
+  try {
+    const listing = await client.listing();
+    const heads = await client.pipeline(
+      listing.map((m) => ({ command: "TOP" as const, id: m.id, lines: 0 })),
+    );
+    const ids = listing.filter((_, i) => {
+      const head = new TextDecoder().decode(heads[i].body ?? new Uint8Array());
+      return needles.some((n) => head.includes(n));
+    }).map((m) => m.id);
+    if (ids.length) await client.deleMany(ids);
+    await client.quit();
+    return ids.length;
+  } finally {
+    await client.close();
+  }
+}
+
+test("send: every TLS mode with each AUTH mechanism, delivered", async () => {
+  const mechs = env.mechanisms.smtp as unknown as Record<string, string[]>;
+  assert.ok(
+    mechs.submission.length >= 3,
+    "submission offers PLAIN LOGIN CRAM-MD5",
+  );
+  for (
+    const [mode, server, list] of [["starttls", sub, mechs.submission], [
+      "implicit",
+      smtps,
+      mechs.smtps,
+    ]] as const
+  ) {
+    for (const mech of list) {
+      const t = tok(`${mode}-${mech}`);
+      const r = await cli(
+        sendArgs(
+          server,
+          t,
+          "--tls",
+          mode,
+          "-u",
+          me.login,
+          "--auth",
+          mech,
+          "--transcript",
+          "--body",
+          `via ${mode} ${mech}`,
+        ),
+        { env: pw },
+      );
+      assert.equal(r.code, EXIT.ok, r.stderr);
+      assert.match(
+        r.stdout,
+        new RegExp(`^accepted: ${me.address}\nserver: 250 `),
+      );
+      assert.match(r.stderr, new RegExp(`C: AUTH ${mech}\\b`));
+      assert.match(r.stderr, /S: 235 /);
+      await waitForDelivery(me, t);
+    }
+  }
+  // tls none: the MX port, no AUTH there.
+  const t = tok("none");
+  const r = await cli(sendArgs(mx, t, "--tls", "none", "--transcript"));
+  assert.equal(r.code, EXIT.ok, r.stderr);
+  assert.doesNotMatch(r.stderr, /C: STARTTLS/);
+  await waitForDelivery(me, t);
+});
+
+test("send as a child process (deno run -A cli/mod.ts / bun), password from MAILWIRE_PASSWORD, attachment", async () => {
+  const t = tok("child");
+  const r = await cliChild(
+    sendArgs(
+      sub,
+      t,
+      "-u",
+      me.login,
+      "--attach",
+      repoFile("LICENSE").pathname,
+      "--html",
+      "<p>hi</p>",
+    ),
+    { env: pw },
+  );
+  assert.equal(r.code, EXIT.ok, r.stderr);
+  const delivered = new TextDecoder().decode(await waitForDelivery(me, t));
+  assert.match(delivered, /Content-Type: multipart\/mixed/);
+  assert.match(delivered, /filename="?LICENSE"?/);
+});
+
+test("bulk: 500 messages with the progress captured (plain lines when piped, a bar when asked)", async () => {
+  const t = tok("bulk");
+  const r = await cliChild(
+    sendArgs(sub, `${t} {n}/{total}`, "-u", me.login, "--count", "500"),
+    { env: pw, timeoutMs: 180_000 },
+  );
+  assert.equal(r.code, EXIT.ok, r.stderr);
+  assert.match(
+    r.stdout,
+    /^sent 500 of 500 messages in [\d.]+ s \([\d.]+ msg\/s\) over 1 connection\(s\): 500 accepted, 0 refused, 0 failed, 0 outcome unknown\n$/,
+  );
+  const lines = r.stderr.trimEnd().split("\n");
+  assert.ok(lines.length >= 10 && lines.length <= 11, r.stderr);
+  for (const line of lines) {
+    assert.match(line, /^send: \d+% \d+\/500 msgs [\d.]+ msg\/s ETA \S+$/);
+  }
+  assert.match(
+    lines.at(-1)!,
+    /^send: 100% 500\/500 msgs [\d.]+ msg\/s ETA 0s$/,
+  );
+  assert.ok(!r.stderr.includes("\r"), "no bar when piped");
+  console.log(`bulk progress as captured:\n${r.stderr}${r.stdout}`);
+  assert.equal(
+    await deliveredWith(me, t, 500, 120_000),
+    500,
+    "all 500 delivered",
+  );
+
+  const b = tok("bar");
+  const bar = await cliChild(
+    sendArgs(
+      sub,
+      `${b} {n}`,
+      "-u",
+      me.login,
+      "--count",
+      "20",
+      "--progress",
+      "bar",
+    ),
+    { env: pw },
+  );
+  assert.equal(bar.code, EXIT.ok, bar.stderr);
+  assert.ok(
+    bar.stderr.startsWith("\r\x1b[2Ksend ["),
+    JSON.stringify(bar.stderr.slice(0, 40)),
+  );
+  assert.match(bar.stderr, /\[#+\] 20\/20 msgs [\d.]+ msg\/s ETA 0s\n$/);
+  assert.equal(await deliveredWith(me, b, 20), 20);
+  assert.ok(await deleteMine([t, b]) >= 520);
+});
+
+test("fetch: to a Maildir, interrupted in-process and by SIGKILL, resumed without duplicates", async () => {
+  const t = tok("fetch");
+  const seed = await cli(
+    sendArgs(
+      sub,
+      `${t} {n}`,
+      "-u",
+      me.login,
+      "--count",
+      "12",
+      "--progress",
+      "none",
+    ),
+    { env: pw },
+  );
+  assert.equal(seed.code, EXIT.ok, seed.stderr);
+  assert.equal(await deliveredWith(me, t, 12), 12);
+  const dir = await mkdtemp(join(tmpdir(), "mailwire-fetch-"));
+  const md = join(dir, "Maildir");
+  const fetchArgs = [
+    "fetch",
+    "-s",
+    pop,
+    ...ca,
+    "-u",
+    me.login,
+    "--maildir",
+    md,
+    "--progress",
+    "plain",
+  ];
+  try {
+    // 1. Ctrl-C (the signal) after the first progress line: stops cleanly.
+    const stop = new AbortController();
+    const first = await cli(fetchArgs, {
+      env: pw,
+      signal: stop.signal,
+      onStderr: (s) => s.startsWith("fetch: ") && stop.abort(),
+    });
+    assert.equal(first.code, EXIT.interrupted, first.stderr);
+    assert.match(first.stdout, /interrupted, \d+ left for the next run/);
+    const afterFirst = (await readdir(join(md, "new"))).length;
+    assert.ok(afterFirst >= 1, "some saved before stopping");
+    // 2. SIGKILL mid-run (a crash): whatever it left, the next run completes it.
+    const killed = await cliChild(fetchArgs, {
+      env: pw,
+      killWhen: /fetch: [1-9]\d%/,
+    });
+    assert.ok(killed.killed || killed.code === 0, killed.stderr);
+    // 3. Resume to the end.
+    const resumed = await cli(fetchArgs, { env: pw });
+    assert.equal(resumed.code, EXIT.ok, resumed.stderr);
+    assert.match(resumed.stdout, /nothing deleted \(--keep\)/);
+    // 4. No duplicates: one file per journalled UIDL, every one of ours once, nothing left in tmp/.
+    const journal = (await readFile(join(md, ".mailwire-fetch.jsonl"), "utf8"))
+      .trim().split("\n").slice(1)
+      .map((l) => JSON.parse(l) as { uid: string; file: string });
+    const uids = journal.map((e) => e.uid);
+    assert.equal(new Set(uids).size, uids.length, "each UIDL journalled once");
+    const files = await readdir(join(md, "new"));
+    assert.equal(files.length, journal.length, "one file per saved message");
+    // The killed run's half-written file (if any) was removed: its process is gone.
+    assert.deepEqual(await readdir(join(md, "tmp")), []);
+    const mine = [];
+    for (const f of files) {
+      const text = await readFile(join(md, "new", f), "latin1");
+      if (text.includes(t)) mine.push(/Subject: (\S+ \d+)/.exec(text)?.[1]);
+    }
+    assert.equal(mine.length, 12, "each of the 12 saved once");
+    assert.equal(new Set(mine).size, 12);
+    // 5. A fourth run fetches nothing; the server still has everything (--keep).
+    const again = await cli(fetchArgs, { env: pw });
+    assert.equal(again.code, EXIT.ok);
+    assert.match(again.stdout, /^saved 0 new message\(s\)/);
+    const list = await cli([
+      "fetch",
+      "-s",
+      pop,
+      ...ca,
+      "-u",
+      me.login,
+      "--list",
+      "--json",
+    ], { env: pw });
+    const listed = JSON.parse(list.stdout) as { uid: string }[];
+    const onServer = new Set(listed.map((m) => m.uid));
+    const ours = journal.filter((e) => mine.length && onServer.has(e.uid));
+    assert.ok(ours.length >= 12, "nothing of ours deleted (--keep)");
+    // 6. .eml files named by UIDL, over POP3S.
+    const emlDir = join(dir, "eml");
+    const eml = await cli([
+      "fetch",
+      "-s",
+      pops,
+      "--tls",
+      "implicit",
+      ...ca,
+      "-u",
+      me.login,
+      "--eml-dir",
+      emlDir,
+      "--limit",
+      "3",
+    ], { env: pw });
+    assert.equal(eml.code, EXIT.ok, eml.stderr);
+    const names = (await readdir(emlDir)).filter((n) => !n.startsWith("."));
+    assert.equal(names.length, 3);
+    for (const n of names) assert.match(n, /^[0-9a-f]{16}\.eml$/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+    await deleteMine([t]);
+  }
+});
+
+test("fetch --delete: every message saved and verified, then deleted, committed by QUIT", async () => {
+  const t = tok("delete");
+  const hpw = { MAILWIRE_PASSWORD: heidi.password };
+  const seed = await cli(
+    [
+      "send",
+      "-s",
+      sub,
+      ...ca,
+      "-u",
+      me.login,
+      "-f",
+      me.address,
+      "-t",
+      heidi.address,
+      "--subject",
+      `${t} {n}`,
+      "--count",
+      "5",
+      "--progress",
+      "none",
+    ],
+    { env: pw },
+  );
+  assert.equal(seed.code, EXIT.ok, seed.stderr);
+  assert.equal(await deliveredWith(heidi, t, 5), 5);
+  const dir = await mkdtemp(join(tmpdir(), "mailwire-fetch-"));
+  try {
+    const before = JSON.parse(
+      (await cli([
+        "fetch",
+        "-s",
+        pop,
+        ...ca,
+        "-u",
+        heidi.login,
+        "--list",
+        "--json",
+      ], { env: hpw })).stdout,
+    );
+    const r = await cli([
+      "fetch",
+      "-s",
+      pop,
+      ...ca,
+      "-u",
+      heidi.login,
+      "--maildir",
+      dir,
+      "--delete",
+    ], { env: hpw });
+    assert.equal(r.code, EXIT.ok, r.stderr);
+    assert.match(
+      r.stdout,
+      new RegExp(
+        `^saved ${before.length} new message\\(s\\).*; ${before.length} deleted from the server\n$`,
+      ),
+    );
+    assert.equal((await readdir(join(dir, "new"))).length, before.length);
+    const list = await cli([
+      "fetch",
+      "-s",
+      pop,
+      ...ca,
+      "-u",
+      heidi.login,
+      "--list",
+      "--json",
+    ], { env: hpw });
+    const after = JSON.parse(list.stdout) as { uid: string }[];
+    const saved = new Set((before as { uid: string }[]).map((m) => m.uid));
+    assert.ok(
+      after.every((m) => !saved.has(m.uid)),
+      "every saved message is gone from the server",
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+/** The probe's JSON for `target`. */
+async function probeJson(target: string, ...extra: string[]) {
+  const r = await cli(["probe", target, ...ca, "--json", ...extra]);
+  return { code: r.code, json: JSON.parse(r.stdout), stderr: r.stderr };
+}
+
+/** What the library itself sees on an SMTP port (after TLS unless none). */
+async function smtpFeatures(
+  port: number,
+  tls: "starttls" | "implicit" | "none",
+) {
+  const c = await SmtpClient.connect({
+    hostname: host,
+    port,
+    tls,
+    caCerts: [readFileSync(env.caFile, "utf8")],
+    servername: env.servername,
+  });
+  const f = [...c.features].map(([k, v]) => (v ? `${k} ${v}` : k));
+  await c.quit();
+  return f;
+}
+
+test("probe: every port, checked against what the servers really offer", async () => {
+  const m = env.mechanisms as unknown as {
+    smtp: Record<string, string[]>;
+    pop3: { sasl: string[]; strictBeforeTls: string[] };
+  };
+  const sans = (env as unknown as { altNames: string[] }).altNames;
+  const expectTls = (
+    j: {
+      tls: {
+        verified: boolean;
+        protocol: string;
+        chain: { subjectAltNames: string[] }[];
+      };
+    },
+  ) => {
+    assert.equal(j.tls.verified, true);
+    assert.match(j.tls.protocol, /^TLSv1\.[23]$/);
+    assert.deepEqual(
+      j.tls.chain[0].subjectAltNames.map((n) => n.replace(/^(DNS|IP):/, ""))
+        .sort(),
+      [...sans].sort(),
+    );
+    assert.equal(j.tls.chain.length, 2, "leaf and the test CA");
+  };
+
+  const mxr = await probeJson(mx);
+  assert.equal(mxr.code, EXIT.ok, mxr.stderr);
+  assert.equal(mxr.json.protocol, "smtp");
+  assert.equal(mxr.json.detectedBy, "greeting");
+  assert.equal(mxr.json.greetingCode, 220);
+  assert.deepEqual(mxr.json.greeting, ["mail.test ESMTP mailwire-test"]);
+  assert.equal(mxr.json.starttlsOffered, true);
+  assert.deepEqual(
+    mxr.json.before.capabilities,
+    await smtpFeatures(env.smtp.mx, "none"),
+  );
+  assert.deepEqual(
+    mxr.json.after.capabilities,
+    await smtpFeatures(env.smtp.mx, "starttls"),
+  );
+  assert.deepEqual(mxr.json.after.auth, m.smtp.mx);
+  assert.equal(mxr.json.extensions.SIZE, String(env.maxMessageSize));
+  for (const ext of ["PIPELINING", "CHUNKING", "SMTPUTF8", "DSN", "8BITMIME"]) {
+    assert.equal(mxr.json.extensions[ext], true, ext);
+  }
+  expectTls(mxr.json);
+  assert.match(
+    mxr.json.verdict.text,
+    /^OK: STARTTLS offered \(TLSv1\.\d\), certificate valid for localhost, mail\.test, 127\.0\.0\.1 \(\+2 more\) until \d{4}-\d\d-\d\d, no AUTH$/,
+  );
+
+  const subr = await probeJson(sub);
+  assert.equal(subr.json.protocol, "submission");
+  assert.deepEqual(subr.json.before.auth, m.smtp.submissionBeforeTls);
+  assert.deepEqual(subr.json.after.auth, m.smtp.submission);
+  assert.deepEqual(
+    subr.json.after.capabilities,
+    await smtpFeatures(env.smtp.submission, "starttls"),
+  );
+  expectTls(subr.json);
+  assert.match(
+    subr.json.verdict.text,
+    /^OK: STARTTLS offered .*, AUTH only after TLS \(PLAIN LOGIN CRAM-MD5\)$/,
+  );
+
+  const sr = await probeJson(smtps);
+  assert.equal(sr.json.protocol, "smtps");
+  assert.equal(sr.json.before, undefined);
+  assert.deepEqual(sr.json.after.auth, m.smtp.smtps);
+  assert.deepEqual(
+    sr.json.after.capabilities,
+    await smtpFeatures(env.smtp.smtps, "implicit"),
+  );
+  expectTls(sr.json);
+  assert.equal(sr.json.tls.mode, "implicit");
+
+  const lr = await probeJson(`${host}:${env.lmtp.tcp}`);
+  assert.equal(lr.json.protocol, "lmtp");
+  assert.deepEqual(lr.json.before.capabilities, [
+    "8BITMIME",
+    "CHUNKING",
+    "ENHANCEDSTATUSCODES",
+    "PIPELINING",
+    "STARTTLS",
+  ]);
+  assert.equal(lr.json.extensions.SIZE, false);
+  expectTls(lr.json);
+
+  const pr = await probeJson(pop);
+  assert.equal(pr.json.protocol, "pop3");
+  assert.deepEqual(pr.json.before.auth, m.pop3.sasl);
+  assert.equal(pr.json.before.user, env.pop3PlainAuthBeforeTls);
+  assert.deepEqual(pr.json.after.auth, m.pop3.sasl);
+  assert.ok(pr.json.before.capabilities.includes("STLS"));
+  assert.ok(!pr.json.after.capabilities.includes("STLS"));
+  expectTls(pr.json);
+  assert.equal(
+    pr.json.verdict.level,
+    "warn",
+    "Dovecot allows plaintext login before STLS from 127.0.0.1",
+  );
+
+  const strict = await probeJson(
+    `${env.pop3Strict!.host}:${env.pop3Strict!.plain}`,
+  );
+  assert.deepEqual(strict.json.before.auth, m.pop3.strictBeforeTls);
+  assert.equal(strict.json.before.user, false);
+  assert.equal(strict.json.after.user, true);
+  assert.equal(strict.json.verdict.level, "ok");
+
+  const psr = await probeJson(pops);
+  assert.equal(psr.json.protocol, "pop3s");
+  assert.deepEqual(psr.json.after.auth, m.pop3.sasl);
+  expectTls(psr.json);
+
+  // The port alone decides when it is a well-known one; --protocol overrides.
+  const forced = await probeJson(mx, "--protocol", "smtp");
+  assert.equal(forced.json.detectedBy, "flag");
+});
+
+test("probe: without the CA the chain is still shown and the verdict fails (exit 4)", async () => {
+  const r = await cli(["probe", sub, "--servername", env.servername]);
+  assert.equal(r.code, EXIT.tls, r.stderr);
+  assert.match(r.stdout, /certificate 1: CN=localhost/);
+  assert.match(r.stdout, /NOT verified for localhost/);
+  assert.match(
+    r.stdout,
+    /\nverdict: FAIL: STARTTLS offered .*certificate NOT valid for localhost: not trusted/,
+  );
+  const text = await cli(["probe", sub, ...ca]);
+  console.log(`probe output:\n${text.stdout}`);
+});
+
+test("each failure class has its exit code", async () => {
+  const bad = { MAILWIRE_PASSWORD: "wrong-password-x" };
+  const cases: [string, string[], number, RegExp, Record<string, string>?][] = [
+    ["usage", ["send", "--nope"], EXIT.usage, /unknown option --nope/],
+    [
+      "connect",
+      sendArgs(`${host}:1`, "x", "--tls", "none"),
+      EXIT.connect,
+      /connect/,
+    ],
+    [
+      "tls: no trusted CA",
+      ["send", "-s", sub, "-f", me.address, "-t", me.address],
+      EXIT.tls,
+      /tls|certificate/i,
+    ],
+    [
+      "tls: implicit on a STARTTLS port",
+      sendArgs(sub, "x", "--tls", "implicit", "--timeout", "5"),
+      EXIT.tls,
+      /tls/i,
+    ],
+    [
+      "auth: wrong password",
+      sendArgs(sub, "x", "-u", me.login),
+      EXIT.auth,
+      /535/,
+      bad,
+    ],
+    [
+      "auth: no tls for credentials",
+      sendArgs(mx, "x", "--tls", "none", "-u", me.login),
+      EXIT.auth,
+      /tls|auth/i,
+      pw,
+    ],
+    [
+      "refused: unknown user",
+      [
+        "send",
+        "-s",
+        mx,
+        "--tls",
+        "none",
+        "-f",
+        me.address,
+        "-t",
+        env.unknownUser,
+      ],
+      EXIT.refused,
+      /550 5\.1\.1/,
+    ],
+    [
+      "refused: foreign relay",
+      [
+        "send",
+        "-s",
+        mx,
+        "--tls",
+        "none",
+        "-f",
+        me.address,
+        "-t",
+        env.foreignRecipient,
+      ],
+      EXIT.refused,
+      /554 5\.7\.1/,
+    ],
+    [
+      "auth: pop3 password refused",
+      ["fetch", "-s", pop, ...ca, "-u", me.login, "--list"],
+      EXIT.auth,
+      /AUTH/,
+      bad,
+    ],
+    [
+      "local i/o",
+      [
+        "fetch",
+        "-s",
+        pop,
+        ...ca,
+        "-u",
+        me.login,
+        "--maildir",
+        "/etc/hostname/x",
+      ],
+      EXIT.localIo,
+      /creating/,
+      pw,
+    ],
+  ];
+  for (const [name, args, code, message, environment] of cases) {
+    const r = await cliChild(args, {
+      env: { MAILWIRE_PASSWORD: "", ...environment },
+    });
+    assert.equal(r.code, code, `${name}: ${r.stderr}`);
+    assert.match(r.stderr, message, name);
+  }
+  // A partial refusal still delivers to the others, and says so.
+  const t = tok("partial");
+  const partial = await cli([
+    "send",
+    "-s",
+    mx,
+    "--tls",
+    "none",
+    "-f",
+    me.address,
+    "-t",
+    `${me.address},${env.unknownUser}`,
+    "--subject",
+    t,
+  ]);
+  assert.equal(partial.code, EXIT.refused, partial.stderr);
+  assert.match(
+    partial.stdout,
+    new RegExp(`^accepted: ${me.address}\nrefused: ${env.unknownUser}: 550 `),
+  );
+  await waitForDelivery(me, t);
+});
+
+test("the compiled binary runs one send (bun build --compile; deno compile where its runtime is available)", async () => {
+  const out = repoFile(".tmp/cli-bin/").pathname;
+  const bun = spawnSync(repoFile("node_modules/.bin/bun").pathname, [
+    "build",
+    "--compile",
+    repoFile("cli/mod.ts").pathname,
+    "--outfile",
+    `${out}mailwire-bun`,
+  ], { encoding: "utf8" });
+  assert.equal(bun.status, 0, bun.stderr);
+  const t = tok("compiled");
+  const r = await cliChild(sendArgs(sub, t, "-u", me.login), { env: pw }, [
+    `${out}mailwire-bun`,
+    [],
+  ]);
+  assert.equal(r.code, EXIT.ok, r.stderr);
+  await waitForDelivery(me, t);
+  const deno = spawnSync(repoFile("node_modules/.bin/deno").pathname, [
+    "compile",
+    "-A",
+    "--output",
+    `${out}mailwire-deno`,
+    repoFile("cli/mod.ts").pathname,
+  ], { encoding: "utf8", timeout: 300_000 });
+  if (
+    deno.status !== 0 &&
+    /dns error|failed to lookup|download|denort/i.test(deno.stderr)
+  ) {
+    console.log(
+      "deno compile: its runtime (denort) cannot be downloaded here; only the bun binary was run",
+    );
+    return;
+  }
+  assert.equal(deno.status, 0, deno.stderr);
+  const d = tok("compiled-deno");
+  const rd = await cliChild(sendArgs(sub, d, "-u", me.login), { env: pw }, [
+    `${out}mailwire-deno`,
+    [],
+  ]);
+  assert.equal(rd.code, EXIT.ok, rd.stderr);
+  await waitForDelivery(me, d);
+});
+
+test("no secret in any output of this file", async () => {
+  assert.ok(allOutput.length > 40, `outputs collected: ${allOutput.length}`);
+  const enc = (s: string) => btoa(s);
+  const forbidden = [
+    ...secrets,
+    enc(`\0${me.login}\0${me.password}`),
+    enc(me.password),
+  ];
+  for (const out of allOutput) {
+    for (const s of forbidden) {
+      assert.ok(
+        !out.includes(s),
+        `a secret was printed:\n${out.slice(0, 500)}`,
+      );
+    }
+  }
+  // Leave nothing of ours in the shared mailbox.
+  await deleteMine(tokens);
+});
