@@ -7,6 +7,7 @@ import {
   list,
   type OptionSpec,
   parseChoice,
+  parseCommand,
   type Parsed,
   parseDuration,
   parsePort,
@@ -265,4 +266,58 @@ export async function credentials(
     throw new UsageError(`${command}: the password contains CR, LF or NUL`);
   }
   return { username, password, mechanism };
+}
+
+/**
+ * Parse a command's flags; `undefined` when `--help` was asked (the help
+ * is printed). Positionals beyond `positionals` are a usage error.
+ */
+export function begin(
+  command: string,
+  args: string[],
+  spec: Record<string, OptionSpec>,
+  help: string,
+  ctx: Context,
+  positionals = 0,
+): Parsed | undefined {
+  const parsed = parseCommand(command, args, spec);
+  if (flag(parsed.values, "help")) {
+    ctx.out.write(help);
+    return undefined;
+  }
+  if (parsed.positionals.length > positionals) {
+    throw new UsageError(
+      `${command}: unexpected argument ${
+        JSON.stringify(parsed.positionals[positionals])
+      }; run "mailwire ${command} --help"`,
+    );
+  }
+  return parsed;
+}
+
+/** `--allow-insecure-auth`, with its warning. */
+export function insecureAuth(
+  values: Parsed["values"],
+  ctx: Context,
+): true | undefined {
+  if (!flag(values, "allow-insecure-auth")) return undefined;
+  ctx.warn(
+    "--allow-insecure-auth: credentials may cross the network in clear text",
+  );
+  return true;
+}
+
+/**
+ * Run `make` (a client constructor, synchronous): the option errors it
+ * throws (TypeError, RangeError) are usage errors.
+ */
+export function usageOf<T>(command: string, make: () => T): T {
+  try {
+    return make();
+  } catch (err) {
+    if (err instanceof TypeError || err instanceof RangeError) {
+      throw new UsageError(`${command}: ${err.message}`, { cause: err });
+    }
+    throw err;
+  }
 }

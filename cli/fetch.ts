@@ -6,20 +6,16 @@ import {
   type Pop3MessageListing,
   Pop3ResponseError,
 } from "../pop3/mod.ts";
+import { flag, type OptionSpec, parseChoice, parseCount, str } from "./args.ts";
 import {
-  flag,
-  type OptionSpec,
-  parseChoice,
-  parseCommand,
-  parseCount,
-  str,
-} from "./args.ts";
-import {
+  begin,
   COMMON_SPEC,
   connection,
   type Context,
   CREDENTIAL_SPEC,
   credentials,
+  insecureAuth,
+  usageOf,
 } from "./common.ts";
 import { EXIT, type ExitCode, UsageError, worstExit } from "./exit.ts";
 import { FETCH_HELP } from "./help.ts";
@@ -75,18 +71,9 @@ export function batches(
 
 /** Run `mailwire fetch`. */
 export async function fetch(args: string[], ctx: Context): Promise<ExitCode> {
-  const { values, positionals } = parseCommand("fetch", args, SPEC);
-  if (flag(values, "help")) {
-    ctx.out.write(FETCH_HELP);
-    return EXIT.ok;
-  }
-  if (positionals.length) {
-    throw new UsageError(
-      `fetch takes no arguments besides options: ${
-        positionals[0]
-      }; run "mailwire fetch --help"`,
-    );
-  }
+  const parsed = begin("fetch", args, SPEC, FETCH_HELP, ctx);
+  if (!parsed) return EXIT.ok;
+  const { values } = parsed;
   const listOnly = flag(values, "list");
   const maildir = str(values, "maildir");
   const emlDir = str(values, "eml-dir");
@@ -122,28 +109,14 @@ export async function fetch(args: string[], ctx: Context): Promise<ExitCode> {
       'fetch needs --user NAME (the password from MAILWIRE_PASSWORD or a prompt); run "mailwire fetch --help"',
     );
   }
-  const allowInsecureAuth = flag(values, "allow-insecure-auth");
-  if (allowInsecureAuth) {
-    ctx.warn(
-      "--allow-insecure-auth: credentials may cross the network in clear text",
-    );
-  }
   const tls = conn.tls ?? (conn.port === 995 ? "implicit" : "starttls");
   const port = conn.port ?? (tls === "implicit" ? 995 : 110);
   const options: Pop3ClientOptions = {
     ...conn,
     auth,
-    allowInsecureAuth: allowInsecureAuth || undefined,
+    allowInsecureAuth: insecureAuth(values, ctx),
   };
-  let client: Pop3Client;
-  try {
-    client = new Pop3Client(options);
-  } catch (err) {
-    if (err instanceof TypeError || err instanceof RangeError) {
-      throw new UsageError(`fetch: ${err.message}`);
-    }
-    throw err;
-  }
+  const client = usageOf("fetch", () => new Pop3Client(options));
   try {
     await client.connect();
     const listing = await client.listing();

@@ -14,14 +14,9 @@ import {
   TlsError,
   type TlsInfo,
 } from "../tls/mod.ts";
+import { flag, type OptionSpec, parseChoice, str } from "./args.ts";
 import {
-  flag,
-  type OptionSpec,
-  parseChoice,
-  parseCommand,
-  str,
-} from "./args.ts";
-import {
+  begin,
   COMMON_SPEC,
   type Connection,
   connection,
@@ -207,6 +202,117 @@ function smtpExtensions(
   };
 }
 
+/** What probe needs of a client, SMTP or POP3 alike. */
+interface Probed {
+  connect(): Promise<unknown>;
+  /** STARTTLS or STLS, then the capabilities again. */
+  upgrade(): Promise<unknown>;
+  /** The capabilities now (EHLO/LHLO features, or CAPA). */
+  stage(): Promise<ProbeStage>;
+  readonly tlsInfo: TlsInfo | undefined;
+  /** The greeting: code (SMTP) and text lines. */
+  greeting(): { code?: number; lines: string[] };
+  /** SMTP: SIZE, PIPELINING... from the last capabilities. */
+  extensions?(): Record<string, string | boolean>;
+  quit(): Promise<unknown>;
+}
+
+/** Makes a client for a TLS mode, with certificate checks on or off. */
+type ProbeFactory = (
+  tls: "none" | "implicit" | "starttls",
+  insecure: boolean,
+) => Probed;
+
+/**
+ * Connect verified; when the certificate does not verify, connect again
+ * without checking it, only to show it (nothing but EHLO/CAPA is sent).
+ */
+async function connectShowing(
+  make: ProbeFactory,
+  tls: "implicit" | "starttls",
+): Promise<{ client: Probed; failure?: TlsError }> {
+  const client = make(tls, false);
+  try {
+    await client.connect();
+    return { client };
+  } catch (err) {
+    if (!certificateFailure(err)) throw err;
+    const again = make(tls, true);
+    await again.connect();
+    return { client: again, failure: err };
+  }
+}
+
+/** The probe itself, over clients from `make`. */
+async function probeWith(
+  r: ProbeResult,
+  make: ProbeFactory,
+  name: string,
+  tlsFlag: string | undefined,
+  first?: Probed,
+): Promise<void> {
+  if (r.protocol === "smtps" || r.protocol === "pop3s") {
+    const { client, failure } = await connectShowing(make, "implicit");
+    const g = client.greeting();
+    [r.greetingCode, r.greeting] = [g.code, g.lines];
+    r.tls = tlsOf(client.tlsInfo, "implicit", name, failure);
+    r.after = await client.stage();
+    r.extensions = client.extensions?.();
+    await client.quit();
+    return;
+  }
+  const client = first ?? make("none", false);
+  if (!first) await client.connect();
+  const g = client.greeting();
+  [r.greetingCode, r.greeting] = [g.code, g.lines];
+  r.before = await client.stage();
+  r.starttlsOffered = r.before.capabilities.some((c) =>
+    /^(STARTTLS|STLS)$/i.test(c)
+  );
+  r.extensions = client.extensions?.();
+  if (r.starttlsOffered && tlsFlag !== "none") {
+    try {
+      await client.upgrade();
+      r.tls = tlsOf(client.tlsInfo, "starttls", name);
+      r.after = await client.stage();
+      r.extensions = client.extensions?.();
+    } catch (err) {
+      if (!certificateFailure(err)) {
+        if (!(err instanceof TlsError || err instanceof ProtocolError)) {
+          throw err;
+        }
+        r.tlsFailure = err.message;
+        return;
+      }
+      const { client: again } = await connectShowing(
+        () => make("starttls", true),
+        "starttls",
+      );
+      r.tls = tlsOf(again.tlsInfo, "starttls", name, err);
+      r.after = await again.stage();
+      r.extensions = again.extensions?.();
+      await again.quit();
+      await client.quit().catch(() => {});
+      return;
+    }
+  }
+  await client.quit();
+}
+
+/** The client options every probe connection shares. */
+function baseOptions(c: Connection, port: number) {
+  return {
+    hostname: c.hostname,
+    port,
+    connector: nodeConnector,
+    caCerts: c.caCerts,
+    servername: c.servername,
+    timeout: c.timeout,
+    connectTimeout: c.connectTimeout,
+    logger: c.logger,
+  };
+}
+
 /** SMTP, submission, SMTPS and LMTP. */
 async function probeSmtp(
   r: ProbeResult,
@@ -214,93 +320,48 @@ async function probeSmtp(
   tlsFlag: string | undefined,
   localName?: string,
 ): Promise<void> {
-  const base: SmtpClientOptions = {
-    hostname: c.hostname,
-    port: r.port,
-    connector: nodeConnector,
-    caCerts: c.caCerts,
-    servername: c.servername,
-    timeout: c.timeout,
-    connectTimeout: c.connectTimeout,
-    logger: c.logger,
-    localName,
+  const base: SmtpClientOptions = { ...baseOptions(c, r.port), localName };
+  const make: ProbeFactory = (tls, insecure) => {
+    const o: SmtpClientOptions = {
+      ...base,
+      tls,
+      allowInvalidCertificates: insecure || undefined,
+    };
+    const client = r.protocol === "lmtp"
+      ? new LmtpClient(o)
+      : new SmtpClient(o);
+    return {
+      connect: () => client.connect(),
+      upgrade: () => client.startTls(),
+      stage: () => Promise.resolve(smtpStage(client.features)),
+      get tlsInfo() {
+        return client.tlsInfo;
+      },
+      greeting: () => ({
+        code: client.welcome?.code,
+        lines: [...(client.welcome?.lines ?? [])],
+      }),
+      extensions: () => smtpExtensions(client.features),
+      quit: () => client.quit(),
+    };
   };
-  const name = c.servername ?? c.hostname;
-  const make = (o: SmtpClientOptions) =>
-    r.protocol === "lmtp" ? new LmtpClient(o) : new SmtpClient(o);
-  if (r.protocol === "smtps") {
-    let client = make({ ...base, tls: "implicit" });
-    let failure: TlsError | undefined;
+  let first: Probed | undefined;
+  if (r.protocol !== "smtps") {
+    first = make("none", false);
     try {
-      await client.connect();
+      await first.connect();
     } catch (err) {
-      if (!certificateFailure(err)) throw err;
-      failure = err;
-      client = make({
-        ...base,
-        tls: "implicit",
-        allowInvalidCertificates: true,
-      });
-      await client.connect();
-    }
-    r.greetingCode = client.welcome?.code;
-    r.greeting = [...(client.welcome?.lines ?? [])];
-    r.tls = tlsOf(client.tlsInfo, "implicit", name, failure);
-    r.after = smtpStage(client.features);
-    r.extensions = smtpExtensions(client.features);
-    await client.quit();
-    return;
-  }
-  let client = make({ ...base, tls: "none" });
-  try {
-    await client.connect();
-  } catch (err) {
-    if (
-      !(err instanceof SmtpHeloError) || r.detectedBy === "flag" ||
-      r.protocol === "lmtp"
-    ) throw err;
-    // EHLO and HELO refused: an LMTP server answers LHLO only.
-    r.protocol = "lmtp";
-    client = make({ ...base, tls: "none" });
-    await client.connect();
-  }
-  r.greetingCode = client.welcome?.code;
-  r.greeting = [...(client.welcome?.lines ?? [])];
-  r.before = smtpStage(client.features);
-  r.starttlsOffered = client.hasExtension("STARTTLS");
-  let last = client.features;
-  if (r.starttlsOffered && tlsFlag !== "none") {
-    try {
-      await client.startTls();
-      r.tls = tlsOf(client.tlsInfo, "starttls", name);
-      r.after = smtpStage(client.features);
-      last = client.features;
-    } catch (err) {
-      if (!certificateFailure(err)) {
-        if (err instanceof TlsError || err instanceof ProtocolError) {
-          r.tlsFailure = err.message;
-          r.extensions = smtpExtensions(last);
-          return;
-        }
-        throw err;
-      }
-      // See the certificate anyway (nothing but EHLO is ever sent).
-      const again = make({
-        ...base,
-        tls: "starttls",
-        allowInvalidCertificates: true,
-      });
-      await again.connect();
-      r.tls = tlsOf(again.tlsInfo, "starttls", name, err);
-      r.after = smtpStage(again.features);
-      last = again.features;
-      await again.quit();
-      r.extensions = smtpExtensions(last);
-      return;
+      if (
+        !(err instanceof SmtpHeloError) || r.detectedBy === "flag" ||
+        r.protocol === "lmtp"
+      ) throw err;
+      // EHLO and HELO refused: an LMTP server answers LHLO only.
+      r.protocol = "lmtp";
+      first = make("none", false);
+      await first.connect();
     }
   }
-  r.extensions = smtpExtensions(last);
-  await client.quit();
+  await probeWith(r, make, c.servername ?? c.hostname, tlsFlag, first);
 }
 
 function popStage(capa: ReadonlyMap<string, readonly string[]>): ProbeStage {
@@ -317,70 +378,26 @@ async function probePop3(
   c: Connection,
   tlsFlag: string | undefined,
 ): Promise<void> {
-  const base: Pop3ClientOptions = {
-    hostname: c.hostname,
-    port: r.port,
-    connector: nodeConnector,
-    caCerts: c.caCerts,
-    servername: c.servername,
-    timeout: c.timeout,
-    connectTimeout: c.connectTimeout,
-    logger: c.logger,
+  const make: ProbeFactory = (tls, insecure) => {
+    const client = new Pop3Client(
+      {
+        ...baseOptions(c, r.port),
+        tls,
+        allowInvalidCertificates: insecure || undefined,
+      } satisfies Pop3ClientOptions,
+    );
+    return {
+      connect: () => client.connect(),
+      upgrade: () => client.stls(),
+      stage: async () => popStage(await client.capa()),
+      get tlsInfo() {
+        return client.tlsInfo;
+      },
+      greeting: () => ({ lines: [client.welcome ?? ""] }),
+      quit: () => client.quit(),
+    };
   };
-  const name = c.servername ?? c.hostname;
-  if (r.protocol === "pop3s") {
-    let client = new Pop3Client({ ...base, tls: "implicit" });
-    let failure: TlsError | undefined;
-    try {
-      await client.connect();
-    } catch (err) {
-      if (!certificateFailure(err)) throw err;
-      failure = err;
-      client = new Pop3Client({
-        ...base,
-        tls: "implicit",
-        allowInvalidCertificates: true,
-      });
-      await client.connect();
-    }
-    r.greeting = [client.welcome ?? ""];
-    r.tls = tlsOf(client.tlsInfo, "implicit", name, failure);
-    r.after = popStage(await client.capa());
-    await client.quit();
-    return;
-  }
-  const client = new Pop3Client({ ...base, tls: "none" });
-  await client.connect();
-  r.greeting = [client.welcome ?? ""];
-  const before = await client.capa();
-  r.before = popStage(before);
-  r.starttlsOffered = before.has("STLS");
-  if (r.starttlsOffered && tlsFlag !== "none") {
-    try {
-      await client.stls();
-      r.tls = tlsOf(client.tlsInfo, "starttls", name);
-      r.after = popStage(await client.capa());
-    } catch (err) {
-      if (!certificateFailure(err)) {
-        if (err instanceof TlsError || err instanceof ProtocolError) {
-          r.tlsFailure = err.message;
-          return;
-        }
-        throw err;
-      }
-      const again = new Pop3Client({
-        ...base,
-        tls: "starttls",
-        allowInvalidCertificates: true,
-      });
-      await again.connect();
-      r.tls = tlsOf(again.tlsInfo, "starttls", name, err);
-      r.after = popStage(await again.capa());
-      await again.quit();
-      return;
-    }
-  }
-  await client.quit();
+  await probeWith(r, make, c.servername ?? c.hostname, tlsFlag);
 }
 
 /** Probe a server; the result carries its verdict. */
@@ -438,16 +455,9 @@ export async function probeServer(
 
 /** Run `mailwire probe`. */
 export async function probe(args: string[], ctx: Context): Promise<ExitCode> {
-  const { values, positionals } = parseCommand("probe", args, SPEC);
-  if (flag(values, "help")) {
-    ctx.out.write(PROBE_HELP);
-    return EXIT.ok;
-  }
-  if (positionals.length > 1) {
-    throw new UsageError(
-      `probe takes one host[:port]; run "mailwire probe --help"`,
-    );
-  }
+  const parsed = begin("probe", args, SPEC, PROBE_HELP, ctx, 1);
+  if (!parsed) return EXIT.ok;
+  const { values, positionals } = parsed;
   const server = positionals[0] ?? str(values, "server");
   if (server === undefined) {
     throw new UsageError(

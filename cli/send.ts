@@ -19,17 +19,19 @@ import {
   list,
   type OptionSpec,
   parseChoice,
-  parseCommand,
   parseCount,
   str,
 } from "./args.ts";
 import {
+  begin,
   COMMON_SPEC,
   connection,
   type Context,
   CREDENTIAL_SPEC,
   credentials,
+  insecureAuth,
   readArgFile,
+  usageOf,
 } from "./common.ts";
 import {
   EXIT,
@@ -71,19 +73,7 @@ const dec = new TextDecoder();
 async function readAll(
   stream: ReadableStream<Uint8Array>,
 ): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of stream) {
-    parts.push(chunk);
-    size += chunk.length;
-  }
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
 /** A file argument, or stdin for `-` (once). */
@@ -401,18 +391,9 @@ async function bulk(
 
 /** Run `mailwire send`. */
 export async function send(args: string[], ctx: Context): Promise<ExitCode> {
-  const { values, positionals } = parseCommand("send", args, SPEC);
-  if (flag(values, "help")) {
-    ctx.out.write(SEND_HELP);
-    return EXIT.ok;
-  }
-  if (positionals.length) {
-    throw new UsageError(
-      `send takes no arguments besides options: ${
-        positionals[0]
-      }; run "mailwire send --help"`,
-    );
-  }
+  const parsed = begin("send", args, SPEC, SEND_HELP, ctx);
+  if (!parsed) return EXIT.ok;
+  const { values } = parsed;
   const count = str(values, "count") === undefined
     ? 1
     : parseCount(str(values, "count")!, "--count");
@@ -457,27 +438,13 @@ export async function send(args: string[], ctx: Context): Promise<ExitCode> {
   }
   const conn = await connection("send", values, ctx);
   const auth = await credentials("send", values, ctx);
-  const allowInsecureAuth = flag(values, "allow-insecure-auth");
-  if (allowInsecureAuth) {
-    ctx.warn(
-      "--allow-insecure-auth: credentials may cross the network in clear text",
-    );
-  }
   const options: SmtpClientOptions = {
     ...conn,
     auth,
-    allowInsecureAuth: allowInsecureAuth || undefined,
+    allowInsecureAuth: insecureAuth(values, ctx),
     localName: str(values, "local-name"),
   };
-  let sender: Sender;
-  try {
-    sender = await openSender(options);
-  } catch (err) {
-    if (err instanceof TypeError || err instanceof RangeError) {
-      throw new UsageError(`send: ${err.message}`);
-    }
-    throw err;
-  }
+  const sender = await usageOf("send", () => openSender(options));
   try {
     if (total === 1) {
       return report(

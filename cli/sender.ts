@@ -95,14 +95,15 @@ class ClientSender implements Sender {
 }
 
 /**
- * Open a sender for `options`: connected (and logged in) before it
- * returns, so connection, TLS and login failures surface here.
+ * Open a sender for `options`: connected (and logged in) before the
+ * promise resolves, so connection, TLS and login failures surface here;
+ * invalid options throw synchronously.
  *
  * The one place to switch to the pool: when `SmtpPool` is in `./smtp`,
  * this returns `new SmtpPool({ ...options, maxConnections })` (same
  * `sendMessage`/`close` surface) with `concurrency` set to its window.
  */
-export async function openSender(options: SmtpClientOptions): Promise<Sender> {
-  const client = await SmtpClient.connect(options);
-  return new ClientSender(client, options);
+export function openSender(options: SmtpClientOptions): Promise<Sender> {
+  const client = new SmtpClient(options); // option errors throw here, at once
+  return client.connect().then(() => new ClientSender(client, options));
 }
