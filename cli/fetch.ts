@@ -20,7 +20,7 @@ import {
 import { EXIT, type ExitCode, UsageError, worstExit } from "./exit.ts";
 import { FETCH_HELP } from "./help.ts";
 import { formatBytes, Progress, progressMode } from "./progress.ts";
-import { MessageStore, type StoreKind } from "./store.ts";
+import { MessageStore, type SavedEntry, type StoreKind } from "./store.ts";
 
 const SPEC: Record<string, OptionSpec> = {
   ...COMMON_SPEC,
@@ -224,28 +224,34 @@ async function fetchInto(
       const replies = await client.pipeline(
         batch.map((m) => ({ command: "RETR" as const, id: m.id })),
       );
-      for (let i = 0; i < batch.length; i++) {
-        if (ctx.io.signal?.aborted) {
-          interrupted = true;
-          break;
+      // Each file written, synced and verified; then one journal sync for the batch.
+      const staged: SavedEntry[] = [];
+      try {
+        for (let i = 0; i < batch.length; i++) {
+          if (ctx.io.signal?.aborted) {
+            interrupted = true;
+            break;
+          }
+          const m = batch[i];
+          const r = replies[i];
+          doneBytes += m.size;
+          if (!r.status.ok || !r.body) {
+            progress.clear();
+            ctx.err.write(
+              `message ${m.id} (${m.uid}): ${
+                new Pop3ResponseError(`retr ${m.id}`, r.status).message
+              }\n`,
+            );
+            exit = worstExit(exit, EXIT.refused);
+            continue;
+          }
+          staged.push(await store.stage(m.uid, r.body, m.size));
+          saved++;
+          savedBytes += r.body.length;
+          progress.update(saved, doneBytes);
         }
-        const m = batch[i];
-        const r = replies[i];
-        doneBytes += m.size;
-        if (!r.status.ok || !r.body) {
-          progress.clear();
-          ctx.err.write(
-            `message ${m.id} (${m.uid}): ${
-              new Pop3ResponseError(`retr ${m.id}`, r.status).message
-            }\n`,
-          );
-          exit = worstExit(exit, EXIT.refused);
-          continue;
-        }
-        const entry = await store.save(m.uid, r.body, m.size);
-        saved++;
-        savedBytes += entry.size;
-        progress.update(saved, doneBytes);
+      } finally {
+        await store.commit(staged);
       }
     }
   } finally {

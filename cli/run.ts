@@ -84,7 +84,10 @@ export async function main(args: string[], io: CliIO): Promise<ExitCode> {
     return await run(rest, ctx);
   } catch (err) {
     const code = exitCodeOf(err);
-    const message = err instanceof Error ? err.message : String(err);
+    let message = err instanceof Error ? err.message : String(err);
+    if (message.startsWith(`${command}: `)) {
+      message = message.slice(command.length + 2);
+    }
     const prefix = run ? `mailwire ${command}` : "mailwire";
     ctx.err.write(
       `${prefix}: ${

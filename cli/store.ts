@@ -302,11 +302,28 @@ export class MessageStore {
   }
 
   /**
-   * Save one message: written, fsynced, verified, journalled, moved. Throws
-   * {@linkcode LocalIoError} (the temporary file removed) when any step
-   * fails. `onBytes` is told the bytes written so far.
+   * Save one message: {@linkcode MessageStore.stage}, then
+   * {@linkcode MessageStore.commit}.
    */
   async save(
+    uid: string,
+    source: MessageSource,
+    expectedSize: number,
+    onBytes?: (written: number) => void,
+  ): Promise<SavedEntry> {
+    const entry = await this.stage(uid, source, expectedSize, onBytes);
+    await this.commit([entry]);
+    return entry;
+  }
+
+  /**
+   * Write one message to a temporary file, fsync it, read it back and
+   * check it. Not saved until {@linkcode MessageStore.commit}. Throws
+   * {@linkcode LocalIoError} (the temporary file removed) when a step
+   * fails; a failing `source` (the download) is rethrown as is. `onBytes`
+   * is told the bytes written so far.
+   */
+  async stage(
     uid: string,
     source: MessageSource,
     expectedSize: number,
@@ -357,32 +374,41 @@ export class MessageStore {
       }
       const sha256 = hash.digest("hex");
       await verify(tmpPath, size, sha256);
-      const entry: SavedEntry = {
-        uid,
-        file: names.file,
-        tmp: names.tmp,
-        size,
-        sha256,
-      };
-      try {
-        await this.#journal!.write(JSON.stringify(entry) + "\n");
-        await this.#journal!.sync();
-      } catch (err) {
-        throw ioError("writing the journal in", this.dir, err);
-      }
-      this.#saved.set(uid, entry);
       ok = true;
-      try {
-        await rename(tmpPath, join(this.dir, names.file));
-        await syncDir(join(this.dir, this.kind === "maildir" ? "new" : "."));
-      } catch (err) {
-        // Journalled: the next open completes the move.
-        throw ioError("moving", tmpPath, err);
-      }
-      return entry;
+      return { uid, file: names.file, tmp: names.tmp, size, sha256 };
     } finally {
       await handle?.close().catch(() => {});
       if (!ok) await unlink(tmpPath).catch(() => {});
+    }
+  }
+
+  /**
+   * Make staged messages saved: their journal lines in one write and one
+   * fsync, then each file moved into place (and the folder synced). A
+   * crash after the journal sync is completed at the next open.
+   */
+  async commit(entries: readonly SavedEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    try {
+      await this.#journal!.write(
+        entries.map((e) => JSON.stringify(e) + "\n").join(""),
+      );
+      await this.#journal!.sync();
+    } catch (err) {
+      await Promise.all(
+        entries.map((e) => unlink(join(this.dir, e.tmp)).catch(() => {})),
+      );
+      throw ioError("writing the journal in", this.dir, err);
+    }
+    for (const e of entries) this.#saved.set(e.uid, e);
+    try {
+      for (const e of entries) {
+        await rename(join(this.dir, e.tmp), join(this.dir, e.file));
+      }
+      await syncDir(join(this.dir, this.kind === "maildir" ? "new" : "."));
+    } catch (err) {
+      // Journalled: the next open completes the moves.
+      throw ioError("moving", this.dir, err);
     }
   }
 

@@ -15,13 +15,15 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
+import { Buffer } from "node:buffer";
 import { Pop3Client } from "../pop3/mod.ts";
 import { SmtpClient } from "../smtp/mod.ts";
+import { parseMessage } from "../message/mod.ts";
 import { EXIT } from "../cli/mod.ts";
 import { allOutput, cli, cliChild } from "./fakes/cli_io.ts";
 import { realEnv, type RealUser, token, waitForDelivery } from "./real/env.ts";
@@ -278,8 +280,19 @@ test("fetch: to a Maildir, interrupted in-process and by SIGKILL, resumed withou
     { env: pw },
   );
   assert.equal(seed.code, EXIT.ok, seed.stderr);
-  assert.equal(await deliveredWith(me, t, 12), 12);
   const dir = await mkdtemp(join(tmpdir(), "mailwire-fetch-"));
+  // One large message (streamed to disk by fetch, with byte progress).
+  const big = new Uint8Array(3 << 20);
+  for (let i = 0; i < big.length; i += 65536) {
+    crypto.getRandomValues(big.subarray(i, i + 65536));
+  }
+  await writeFile(join(dir, "big.bin"), big);
+  const seedBig = await cli(
+    sendArgs(sub, `${t} 13`, "-u", me.login, "--attach", join(dir, "big.bin")),
+    { env: pw },
+  );
+  assert.equal(seedBig.code, EXIT.ok, seedBig.stderr);
+  assert.equal(await deliveredWith(me, t, 13), 13);
   const md = join(dir, "Maildir");
   const fetchArgs = [
     "fetch",
@@ -327,11 +340,22 @@ test("fetch: to a Maildir, interrupted in-process and by SIGKILL, resumed withou
     assert.deepEqual(await readdir(join(md, "tmp")), []);
     const mine = [];
     for (const f of files) {
-      const text = await readFile(join(md, "new", f), "latin1");
-      if (text.includes(t)) mine.push(/Subject: (\S+ \d+)/.exec(text)?.[1]);
+      const bytes = await readFile(join(md, "new", f));
+      const text = bytes.toString("latin1");
+      if (!text.includes(t)) continue;
+      mine.push(/Subject: (\S+ \d+)/.exec(text)?.[1]);
+      if (text.includes(`Subject: ${t} 13\r\n`)) {
+        const parsed = await parseMessage(new Uint8Array(bytes));
+        const got = parsed.attachments[0]?.content ?? new Uint8Array();
+        assert.equal(
+          Buffer.compare(got, big),
+          0,
+          "the large message saved intact",
+        );
+      }
     }
-    assert.equal(mine.length, 12, "each of the 12 saved once");
-    assert.equal(new Set(mine).size, 12);
+    assert.equal(mine.length, 13, "each of the 13 saved once");
+    assert.equal(new Set(mine).size, 13);
     // 5. A fourth run fetches nothing; the server still has everything (--keep).
     const again = await cli(fetchArgs, { env: pw });
     assert.equal(again.code, EXIT.ok);
@@ -349,7 +373,7 @@ test("fetch: to a Maildir, interrupted in-process and by SIGKILL, resumed withou
     const listed = JSON.parse(list.stdout) as { uid: string }[];
     const onServer = new Set(listed.map((m) => m.uid));
     const ours = journal.filter((e) => mine.length && onServer.has(e.uid));
-    assert.ok(ours.length >= 12, "nothing of ours deleted (--keep)");
+    assert.ok(ours.length >= 13, "nothing of ours deleted (--keep)");
     // 6. .eml files named by UIDL, over POP3S.
     const emlDir = join(dir, "eml");
     const eml = await cli([
