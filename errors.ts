@@ -206,10 +206,10 @@ export class InvalidInputError extends MailwireError {}
  *
  * @example Tell authentication failures apart
  * ```ts
- * import { AuthError, decodeBase64 } from "@mailwire/mailwire/auth";
+ * import { AuthError, validateCredentials } from "@mailwire/mailwire/auth";
  *
  * try {
- *   decodeBase64("not base64!");
+ *   validateCredentials({ username: "tim\u0001", password: "secret" });
  * } catch (err) {
  *   console.log(err instanceof AuthError); // true
  * }

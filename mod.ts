@@ -17,27 +17,23 @@
  * This module re-exports them all.
  *
  * @example Send, then read back
- * ```ts ignore
- * import { Pop3Client, SmtpClient } from "@mailwire/mailwire";
+ * ```ts
+ * import { parseMessage, Pop3Client, SmtpClient } from "@mailwire/mailwire";
  *
- * await using smtp = await SmtpClient.connect({
- *   hostname: "mail.example.com",
- *   port: 587,
- *   auth: { username: "me@example.com", password: "secret" },
- * });
- * await smtp.sendMail({
- *   from: "me@example.com",
- *   to: "me@example.com",
- *   data: "Subject: hi\r\n\r\nHello\r\n",
- * });
- *
- * await using pop = await Pop3Client.connect({
- *   hostname: "mail.example.com",
- *   auth: { username: "me@example.com", password: "secret" },
- * });
- * const { count } = await pop.stat();
- * console.log(new TextDecoder().decode(await pop.retr(count)));
- * await pop.quit();
+ * async function roundTrip(password: string) {
+ *   const auth = { username: "me@example.com", password };
+ *   {
+ *     await using smtp = await SmtpClient.connect({ hostname: "mail.example.com", auth });
+ *     // From, Date and Message-ID included; encoded words where needed.
+ *     await smtp.send({ from: "me@example.com", to: "me@example.com", subject: "hi", text: "Hello" });
+ *   }
+ *   await using pop = await Pop3Client.connect({ hostname: "mail.example.com", auth });
+ *   const { count } = await pop.stat();
+ *   const message = await parseMessage(await pop.retr(count));
+ *   console.log(message.subject, message.text); // "hi" "Hello\r\n"
+ *   await pop.quit();
+ * }
+ * console.log(typeof roundTrip); // "function"
  * ```
  *
  * @module

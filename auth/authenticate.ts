@@ -1,12 +1,16 @@
 /**
  * The protocol-independent SASL driver behind SMTP `AUTH` and POP3 `AUTH`.
  *
+ * Internal to the package (not exported from the auth entry point): the
+ * clients use it; users work with mechanisms over bytes.
+ *
  * @module
  */
 
 import { decodeBase64, encodeBase64 } from "./base64.ts";
 import { AuthError } from "../errors.ts";
 import type { SaslMechanism } from "./mechanism.ts";
+import { MECHANISM_NAME } from "./validate_credentials.ts";
 
 /**
  * The server's answer to one SASL line: finished with success, or one more
@@ -15,7 +19,7 @@ import type { SaslMechanism } from "./mechanism.ts";
  *
  * @example
  * ```ts
- * import type { SaslStep } from "@mailwire/mailwire/auth";
+ * import type { SaslStep } from "./authenticate.ts";
  *
  * const steps: SaslStep[] = [{ done: false, challenge: "VXNlcm5hbWU6" }, { done: true }];
  * console.log(steps.length); // 2
@@ -29,7 +33,7 @@ export type SaslStep = { done: true } | { done: false; challenge: string };
  *
  * @example A scripted transport
  * ```ts
- * import type { SaslStep, SaslTransport } from "@mailwire/mailwire/auth";
+ * import type { SaslStep, SaslTransport } from "./authenticate.ts";
  *
  * const sent: string[] = [];
  * const transport: SaslTransport = {
@@ -61,7 +65,7 @@ export interface SaslTransport {
  *
  * @example The POP3 rule (RFC 5034): AUTH lines of at most 255 octets
  * ```ts
- * import type { AuthenticateOptions } from "@mailwire/mailwire/auth";
+ * import type { AuthenticateOptions } from "./authenticate.ts";
  *
  * const pop3: AuthenticateOptions = { maxInitialLine: 255 };
  * console.log(pop3.maxInitialLine); // 255
@@ -77,19 +81,34 @@ export interface AuthenticateOptions {
 /** Challenges answered before the exchange is abandoned. */
 const MAX_CHALLENGES = 10;
 
-/** SASL mechanism names (RFC 4422 §3.1): 1 to 20 of A-Z, 0-9, `-`, `_`. */
-const MECHANISM_NAME = /^[A-Z0-9_-]{1,20}$/;
+/** Whitespace around a challenge (Haraka sends `334  `; smtplib strips it too). */
+function isSpace(code: number): boolean {
+  return code === 0x20 || (code >= 0x09 && code <= 0x0d);
+}
+
+/** The challenge text without surrounding whitespace (one pass, no regex). */
+export function trimChallenge(text: string): string {
+  let start = 0;
+  let end = text.length;
+  while (start < end && isSpace(text.charCodeAt(start))) start++;
+  while (end > start && isSpace(text.charCodeAt(end - 1))) end--;
+  return start === 0 && end === text.length ? text : text.slice(start, end);
+}
 
 /**
  * Run one SASL exchange for `mechanism` over `transport`.
  *
  * - The initial response goes on the `AUTH` line (`=` when empty) unless
  *   `initialResponse` is `false` or the line would exceed `maxInitialLine`;
- *   then the first challenge (normally empty) is answered with it.
- * - A challenge that is not valid base64, a mechanism that refuses a
- *   challenge, or more than 10 challenges: the exchange is cancelled with
- *   `*` (whatever the server answers to that is ignored) and an
- *   {@linkcode AuthError} is thrown.
+ *   then the first challenge (normally empty) is answered with it,
+ *   whatever that challenge says: its content is not even decoded.
+ * - Whitespace around a challenge is ignored (Haraka sends `334  `).
+ * - A challenge that is not valid base64 (after that trim), a mechanism
+ *   that refuses a challenge, or more than 10 challenges: the exchange is
+ *   cancelled with `*` (whatever the server answers to that is ignored)
+ *   and an {@linkcode AuthError} is thrown. A mechanism whose answers don't
+ *   depend on the challenges ({@linkcode SaslMechanism.ignoresChallenges},
+ *   LOGIN) gets empty bytes for an undecodable one instead.
  * - Success reported before the mechanism has produced its last response is
  *   an {@linkcode AuthError}: a server must not skip steps.
  * - Failure replies are thrown by the transport as the protocol's errors.
@@ -102,7 +121,8 @@ const MECHANISM_NAME = /^[A-Z0-9_-]{1,20}$/;
  *
  * @example LOGIN over a scripted server
  * ```ts
- * import { authenticate, LoginMechanism, type SaslStep } from "@mailwire/mailwire/auth";
+ * import { authenticate, type SaslStep } from "./authenticate.ts";
+ * import { LoginMechanism } from "./login.ts";
  *
  * const replies: SaslStep[] = [
  *   { done: false, challenge: "VXNlcm5hbWU6" }, // "Username:"
@@ -156,13 +176,6 @@ export async function authenticate(
       await cancel(transport);
       throw new AuthError(`server sent more than ${MAX_CHALLENGES} challenges`);
     }
-    let challenge: Uint8Array;
-    try {
-      challenge = decodeBase64(step.challenge);
-    } catch {
-      await cancel(transport);
-      throw new AuthError("server sent an invalid base64 challenge");
-    }
     let response: Uint8Array;
     if (pending !== null) {
       // The initial response that was not inlined answers the first
@@ -170,6 +183,16 @@ export async function authenticate(
       response = pending;
       pending = null;
     } else {
+      let challenge: Uint8Array;
+      try {
+        challenge = decodeBase64(trimChallenge(step.challenge));
+      } catch {
+        if (mechanism.ignoresChallenges !== true) {
+          await cancel(transport);
+          throw new AuthError("server sent an invalid base64 challenge");
+        }
+        challenge = new Uint8Array(0);
+      }
       try {
         response = mechanism.next(challenge);
       } catch (error) {

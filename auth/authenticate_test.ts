@@ -4,6 +4,7 @@ import {
   authenticate,
   type SaslStep,
   type SaslTransport,
+  trimChallenge,
 } from "./authenticate.ts";
 import { encodeBase64 } from "./base64.ts";
 import { CramMd5Mechanism } from "./cram_md5.ts";
@@ -265,14 +266,110 @@ describe("authenticate: challenges", () => {
   });
 });
 
+describe("authenticate: challenges the mechanism does not read (issue 8 item 11)", () => {
+  test("Haraka's whitespace-only `334  ` before a delayed PLAIN response", async () => {
+    for (const blank of [" ", "  ", "\t", ""]) {
+      const { transport, sent } = scripted([challenge(blank), DONE]);
+      await authenticate(new PlainMechanism(password), transport, {
+        initialResponse: false,
+      });
+      assert.deepEqual(sent, ["AUTH PLAIN", b64(`\0tim\0${SECRET}`)]);
+    }
+  });
+
+  test("a deferred initial response answers even an invalid base64 challenge", async () => {
+    for (const odd of ["!", "Go ahead", "=", "VXNl cm5h"]) {
+      const { transport, sent } = scripted([challenge(odd), DONE]);
+      await authenticate(new PlainMechanism(password), transport, {
+        initialResponse: false,
+      });
+      assert.deepEqual(sent, ["AUTH PLAIN", b64(`\0tim\0${SECRET}`)], odd);
+    }
+  });
+
+  test("a long XOAUTH2 token deferred past the AUTH line, after a blank challenge", async () => {
+    const token = "t".repeat(400);
+    const credentials = { username: "tim@example.com", accessToken: token };
+    const { transport, sent } = scripted([challenge("  "), DONE]);
+    await authenticate(new XOAuth2Mechanism(credentials), transport, {
+      maxInitialLine: 255,
+    });
+    assert.deepEqual(sent, [
+      "AUTH XOAUTH2",
+      b64(`user=tim@example.com\x01auth=Bearer ${token}\x01\x01`),
+    ]);
+  });
+
+  test("OAUTHBEARER deferred the same way", async () => {
+    const credentials = { username: "tim", accessToken: "x".repeat(300) };
+    const { transport, sent } = scripted([challenge(" "), DONE]);
+    await authenticate(new OAuthBearerMechanism(credentials), transport, {
+      maxInitialLine: 255,
+    });
+    assert.equal(sent.length, 2);
+    assert.equal(sent[0], "AUTH OAUTHBEARER");
+  });
+
+  test("LOGIN: prompts with surrounding whitespace, or not base64 at all, are answered in order", async () => {
+    for (
+      const prompts of [
+        [` ${b64("Username:")} `, `\t${b64("Password:")}`],
+        ["Username:", "Password:"], // sent raw by a broken server
+        ["", " "],
+      ]
+    ) {
+      const { transport, sent } = scripted([
+        challenge(prompts[0]),
+        challenge(prompts[1]),
+        DONE,
+      ]);
+      await authenticate(new LoginMechanism(password), transport);
+      assert.deepEqual(sent, ["AUTH LOGIN", b64("tim"), b64(SECRET)]);
+    }
+  });
+
+  test("CRAM-MD5 stays strict: whitespace around it is trimmed, a blank one refused", async () => {
+    const stamp = "<1896.697170952@postoffice.reston.mci.net>";
+    {
+      const { transport, sent } = scripted([
+        challenge(`  ${b64(stamp)}\t`),
+        DONE,
+      ]);
+      await authenticate(new CramMd5Mechanism(password), transport);
+      assert.deepEqual(sent, [
+        "AUTH CRAM-MD5",
+        b64("tim b913a602c7eda7a495b4e6e7334d3890"),
+      ]);
+    }
+    {
+      const { transport, sent } = scripted([
+        challenge("  "),
+        new ServerRejected("501"),
+      ]);
+      await rejectsAuth(
+        authenticate(new CramMd5Mechanism(password), transport),
+        "empty challenge for CRAM-MD5",
+      );
+      assert.deepEqual(sent, ["AUTH CRAM-MD5", "*"]);
+    }
+  });
+
+  test("trimChallenge: ASCII whitespace at both ends only", () => {
+    assert.equal(trimChallenge("  ab c\t\r"), "ab c");
+    assert.equal(trimChallenge("abc"), "abc");
+    assert.equal(trimChallenge(" \t "), "");
+    assert.equal(trimChallenge("\u00a0x\u00a0"), "\u00a0x\u00a0");
+  });
+});
+
 describe("authenticate: hostile servers", () => {
-  test("an invalid base64 challenge is cancelled with *", async () => {
+  test("an invalid base64 challenge is cancelled with * (CRAM-MD5 reads it)", async () => {
     for (
       const bad of [
-        "VXNlcm5hbWU",
-        "VXNlcm5hbWU6 ",
+        "PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ",
         "not base64!",
-        "VXNl\r\ncm5h",
+        "PDE4OTYu\r\nNjk3",
+        "PDE4 OTYu", // inner whitespace is not trimmed away
       ]
     ) {
       const { transport, sent } = scripted([
@@ -280,40 +377,38 @@ describe("authenticate: hostile servers", () => {
         new ServerRejected("501 cancelled"),
       ]);
       await rejectsAuth(
-        authenticate(new LoginMechanism(password), transport),
+        authenticate(new CramMd5Mechanism(password), transport),
         "server sent an invalid base64 challenge",
       );
-      assert.deepEqual(sent, ["AUTH LOGIN", "*"], JSON.stringify(bad));
+      assert.deepEqual(sent, ["AUTH CRAM-MD5", "*"], JSON.stringify(bad));
     }
+  });
+
+  test("a custom mechanism is strict by default", async () => {
+    const { transport, sent } = scripted([
+      challenge("!!"),
+      new ServerRejected("501"),
+    ]);
+    await rejectsAuth(
+      authenticate(echo("X-ECHO", null), transport),
+      "server sent an invalid base64 challenge",
+    );
+    assert.deepEqual(sent, ["AUTH X-ECHO", "*"]);
   });
 
   test("whatever the cancel gets back is ignored", async () => {
     for (const reply of [DONE, challenge(""), new Error("connection closed")]) {
       const { transport, sent } = scripted([
-        challenge(b64("Username:")),
+        challenge(b64("one")),
         challenge("%%%%"),
         reply,
       ]);
       await rejectsAuth(
-        authenticate(new LoginMechanism(password), transport),
+        authenticate(echo("X-ECHO", null), transport),
         "server sent an invalid base64 challenge",
       );
-      assert.deepEqual(sent, ["AUTH LOGIN", b64("tim"), "*"]);
+      assert.deepEqual(sent, ["AUTH X-ECHO", b64("one"), "*"]);
     }
-  });
-
-  test("an invalid challenge while a deferred initial response is pending", async () => {
-    const { transport, sent } = scripted([
-      challenge("!"),
-      new ServerRejected("501"),
-    ]);
-    await rejectsAuth(
-      authenticate(new PlainMechanism(password), transport, {
-        initialResponse: false,
-      }),
-      "server sent an invalid base64 challenge",
-    );
-    assert.deepEqual(sent, ["AUTH PLAIN", "*"]);
   });
 
   test("success before LOGIN sent the password", async () => {

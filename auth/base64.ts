@@ -1,6 +1,9 @@
 /**
  * Strict base64 (RFC 4648 §4, standard alphabet, padded), as SASL uses it.
  *
+ * Internal to the package (not exported from the auth entry point): the
+ * clients use it; users work with mechanisms over bytes.
+ *
  * @module
  */
 
@@ -28,7 +31,7 @@ const ascii = new TextDecoder();
  *
  * @example Encode a PLAIN initial response
  * ```ts
- * import { encodeBase64 } from "@mailwire/mailwire/auth";
+ * import { encodeBase64 } from "./base64.ts";
  *
  * const bytes = new TextEncoder().encode("\0tim\0tanstaaftanstaaf");
  * console.log(encodeBase64(bytes)); // "AHRpbQB0YW5zdGFhZnRhbnN0YWFm"
@@ -78,7 +81,7 @@ export function encodeBase64(bytes: Uint8Array): string {
  *
  * @example Decode a server challenge
  * ```ts
- * import { decodeBase64 } from "@mailwire/mailwire/auth";
+ * import { decodeBase64 } from "./base64.ts";
  *
  * const challenge = decodeBase64("VXNlcm5hbWU6");
  * console.log(new TextDecoder().decode(challenge)); // "Username:"
@@ -86,7 +89,8 @@ export function encodeBase64(bytes: Uint8Array): string {
  *
  * @example Invalid input throws
  * ```ts
- * import { AuthError, decodeBase64 } from "@mailwire/mailwire/auth";
+ * import { AuthError } from "../errors.ts";
+ * import { decodeBase64 } from "./base64.ts";
  *
  * try {
  *   decodeBase64("YQ"); // missing padding

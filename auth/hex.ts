@@ -1,6 +1,9 @@
 /**
  * Lowercase hexadecimal encoding, as CRAM-MD5 and APOP send digests.
  *
+ * Internal to the package (not exported from the auth entry point): the
+ * clients use it; users work with mechanisms over bytes.
+ *
  * @module
  */
 
@@ -15,7 +18,7 @@ for (let i = 0; i < 256; i++) HEX.push(i.toString(16).padStart(2, "0"));
  *
  * @example
  * ```ts
- * import { toHex } from "@mailwire/mailwire/auth";
+ * import { toHex } from "./hex.ts";
  *
  * console.log(toHex(new Uint8Array([0, 15, 255]))); // "000fff"
  * ```

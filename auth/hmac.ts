@@ -1,6 +1,9 @@
 /**
  * HMAC-MD5 (RFC 2104), the keyed digest behind CRAM-MD5.
  *
+ * Internal to the package (not exported from the auth entry point): the
+ * clients use it; users work with mechanisms over bytes.
+ *
  * @module
  */
 
@@ -18,7 +21,8 @@ const BLOCK = 64;
  *
  * @example The CRAM-MD5 digest of RFC 2195
  * ```ts
- * import { hmacMd5, toHex } from "@mailwire/mailwire/auth";
+ * import { hmacMd5 } from "./hmac.ts";
+ * import { toHex } from "./hex.ts";
  *
  * const text = new TextEncoder();
  * const mac = hmacMd5(

@@ -12,7 +12,8 @@ import { validateCredentials } from "./validate_credentials.ts";
  * LOGIN: no initial response; the first challenge is answered with the
  * username, the second with the password. The prompt texts
  * (`Username:`/`Password:`) are ignored: only their order counts, so a
- * server cannot obtain the password by asking for the username. A third
+ * server cannot obtain the password by asking for the username, and a
+ * prompt that is not valid base64 is answered all the same. A third
  * challenge is an error.
  *
  * @example
@@ -30,6 +31,8 @@ import { validateCredentials } from "./validate_credentials.ts";
 export class LoginMechanism implements SaslMechanism {
   /** Always `"LOGIN"`. */
   readonly name = "LOGIN";
+  /** Always `true`: the prompts' text is ignored, so an undecodable one is answered too. */
+  readonly ignoresChallenges = true;
   #username: Uint8Array;
   #password: Uint8Array;
   #step = 0;

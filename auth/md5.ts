@@ -1,6 +1,9 @@
 /**
  * MD5 (RFC 1321). WebCrypto has no MD5, and CRAM-MD5 (and APOP) need it.
  *
+ * Internal to the package (not exported from the auth entry point): the
+ * clients use it; users work with mechanisms over bytes.
+ *
  * @module
  */
 
@@ -26,7 +29,8 @@ for (let i = 0; i < 64; i++) {
  *
  * @example Hash a string
  * ```ts
- * import { md5, toHex } from "@mailwire/mailwire/auth";
+ * import { md5 } from "./md5.ts";
+ * import { toHex } from "./hex.ts";
  *
  * const digest = md5(new TextEncoder().encode("abc"));
  * console.log(toHex(digest)); // "900150983cd24fb0d6963f7d28e17f72"

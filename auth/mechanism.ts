@@ -65,6 +65,14 @@ export interface SaslMechanism {
   next(challenge: Uint8Array): Uint8Array;
   /** True once the mechanism has produced its last response (so a server "success" earlier is suspicious). */
   readonly finished: boolean;
+  /**
+   * True when the answers don't depend on what the challenges say (LOGIN:
+   * its prompts only give the order). A challenge that is not valid base64
+   * is then answered anyway (`next` gets empty bytes) instead of
+   * cancelling the exchange. Default false: strict, as a mechanism that
+   * reads its challenges (CRAM-MD5) must be.
+   */
+  readonly ignoresChallenges?: boolean;
 }
 
 /**

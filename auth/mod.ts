@@ -1,7 +1,8 @@
 /**
  * SASL authentication shared by the SMTP and POP3 clients: mechanisms over
- * bytes, a chooser, and a protocol-independent driver. Also the primitives
- * they need and the runtimes lack: strict base64, MD5 and HMAC-MD5.
+ * bytes, a chooser, and the credential check. The clients drive the
+ * exchange; the primitives behind it (strict base64, MD5, HMAC-MD5, hex)
+ * are internal: a mechanism works on bytes, and its users never need them.
  *
  * ## Mechanisms
  *
@@ -33,30 +34,22 @@
  *
  * ## Driving an exchange
  *
- * {@linkcode authenticate} runs the exchange over a
- * {@linkcode SaslTransport}, which the SMTP and POP3 clients implement.
- * It base64-encodes responses, sends `=` for an empty initial response,
- * defers a too-long initial response to the first challenge (POP3: 255
- * octets), cancels with `*` on an invalid challenge, and rejects a server
- * that reports success before the mechanism has finished.
+ * The SMTP and POP3 clients run the exchange (`auth(mechanism)`, `login()`):
+ * they base64-encode responses, send `=` for an empty initial response,
+ * defer a too-long initial response to the first challenge (POP3: 255
+ * octets) and answer that challenge whatever it says, ignore whitespace
+ * around a challenge, cancel with `*` on an invalid one (a mechanism that
+ * reads its challenges, such as CRAM-MD5, gets only valid base64), and
+ * reject a server that reports success before the mechanism has finished.
  *
  * ```ts
- * import { authenticate, chooseMechanism, type SaslStep } from "@mailwire/mailwire/auth";
+ * import { chooseMechanism } from "@mailwire/mailwire/auth";
  *
  * const mechanism = chooseMechanism(["PLAIN", "LOGIN"], { username: "tim", password: "secret" }, {
  *   secure: true,
  * });
- * const sent: string[] = [];
- * await authenticate(mechanism, {
- *   begin(name, initialResponse): Promise<SaslStep> {
- *     sent.push(`AUTH ${name} ${initialResponse}`);
- *     return Promise.resolve({ done: true });
- *   },
- *   respond(): Promise<SaslStep> {
- *     throw new Error("not reached");
- *   },
- * });
- * console.log(sent); // [ "AUTH PLAIN AHRpbQBzZWNyZXQ=" ]
+ * console.log(mechanism.name, new TextDecoder().decode(mechanism.start()!).split("\0"));
+ * // "PLAIN" [ "", "tim", "secret" ]
  * ```
  *
  * ## Adding a mechanism
@@ -105,18 +98,23 @@
  * @module
  */
 
-export * from "./authenticate.ts";
-export * from "./base64.ts";
-export * from "./choose_mechanism.ts";
+export {
+  chooseMechanism,
+  type ChooseMechanismOptions,
+} from "./choose_mechanism.ts";
 export { createMechanism, mechanisms } from "./create_mechanism.ts";
-export * from "./cram_md5.ts";
-export * from "./hex.ts";
-export * from "./hmac.ts";
-export * from "./login.ts";
-export * from "./md5.ts";
-export * from "./mechanism.ts";
-export * from "./oauthbearer.ts";
-export * from "./plain.ts";
-export * from "./validate_credentials.ts";
-export * from "./xoauth2.ts";
+export { CramMd5Mechanism } from "./cram_md5.ts";
+export { LoginMechanism } from "./login.ts";
+export type {
+  Credentials,
+  MechanismFactory,
+  SaslMechanism,
+} from "./mechanism.ts";
+export { OAuthBearerMechanism } from "./oauthbearer.ts";
+export { PlainMechanism } from "./plain.ts";
+export {
+  validateCredentials,
+  type ValidateCredentialsOptions,
+} from "./validate_credentials.ts";
+export { XOAuth2Mechanism } from "./xoauth2.ts";
 export { AuthError, MailwireError } from "../errors.ts";

@@ -15,10 +15,10 @@ import { validateCredentials } from "./validate_credentials.ts";
  *
  * @example
  * ```ts
- * import { encodeBase64, PlainMechanism } from "@mailwire/mailwire/auth";
+ * import { PlainMechanism } from "@mailwire/mailwire/auth";
  *
  * const plain = new PlainMechanism({ username: "tim", password: "tanstaaftanstaaf" });
- * console.log(encodeBase64(plain.start())); // "AHRpbQB0YW5zdGFhZnRhbnN0YWFm"
+ * console.log(new TextDecoder().decode(plain.start()).split("\0")); // [ "", "tim", "tanstaaftanstaaf" ]
  * console.log(plain.finished); // true
  * ```
  */

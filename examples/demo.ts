@@ -11,6 +11,7 @@ import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { LogEntry } from "../io/log.ts";
+import { composeMessage, parseMessage } from "../message/mod.ts";
 import { Pop3Client } from "../pop3/mod.ts";
 import { SmtpClient } from "../smtp/mod.ts";
 
@@ -53,17 +54,16 @@ const logger = (proto: string) => (e: LogEntry) => {
   console.log(line);
 };
 
-const subject = `mailwire demo ${new Date().toISOString()}`;
-const message = [
-  `From: Alice <${user}>`,
-  `To: Alice <${user}>`,
-  `Subject: ${subject}`,
-  "Content-Type: text/plain; charset=utf-8",
-  "",
-  "Hello from mailwire.",
-  ".a line starting with a dot survives the round trip",
-  "",
-].join("\r\n");
+// A composed message: From, To, Date, Message-ID, MIME, encoded words.
+const message = composeMessage({
+  from: { name: "Alice", address: user },
+  to: { name: "Alice", address: user },
+  subject: `mailwire demo — ${new Date().toISOString()}`,
+  text:
+    "Hello from mailwire.\n.a line starting with a dot survives the round trip\n",
+  attachments: [{ filename: "hello.txt", content: "attached\n" }],
+});
+const sent = await message.bytes();
 
 let failed = false;
 try {
@@ -100,12 +100,15 @@ try {
     });
     const { count } = await pop.stat();
     const bytes = await pop.retr(count);
-    const text = new TextDecoder().decode(bytes);
-    const same = text === message;
+    const same = bytes.length === sent.length &&
+      bytes.every((b, i) => b === sent[i]);
+    const parsed = await parseMessage(bytes);
     console.log(
       `-- message ${count}: ${bytes.length} bytes, ${
         same ? "identical to what was sent" : "DIFFERENT from what was sent"
-      }`,
+      }; subject ${
+        JSON.stringify(parsed.subject)
+      }, ${parsed.attachments.length} attachment`,
     );
     if (!same) failed = true;
     await pop.dele(count);

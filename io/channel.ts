@@ -190,7 +190,6 @@ export class Channel {
     this.#conn = next;
     this.#reader = new LineReader(next.readable, this.#maxLine, this.abort);
     this.#writer = new Writer(next.writable, this.abort);
-    this.log("info", "tls started");
   }
 
   /** Close the connection (idempotent, bounded by the connector). */

@@ -1,3 +1,4 @@
+// A pull-based CRLF line reader over a byte stream, with line caps and deadline checks.
 import {
   ConnectionClosedError,
   MailwireError,
@@ -9,12 +10,32 @@ const LF = 10;
 const CR = 13;
 
 /**
+ * Lines, or bytes, handed out from the buffer between two deadline checks.
+ * A loop over data already buffered never yields to timers, so the deadline
+ * is checked by the clock instead: often enough to stop within a few
+ * milliseconds of it, rarely enough to cost nothing measurable.
+ */
+export const CHECK_EVERY_LINES = 128;
+/** See {@linkcode CHECK_EVERY_LINES}. */
+export const CHECK_EVERY_BYTES = 256 * 1024;
+
+/** Largest owned buffer kept for reuse once the reader borrows chunks again. */
+const SPARE_MAX = 64 * 1024;
+
+/**
  * A pull-based line reader over a byte stream. It reads from the stream only
  * when a line is asked for and not yet buffered, keeps one growable buffer,
  * finds line ends by scanning bytes, and caps the length of a line.
  *
  * Lines end at LF; a CR before the LF is removed too. The returned line is a
  * view into the buffer, valid until the next call.
+ *
+ * Linear in the bytes received, however they are chunked: a line end is
+ * searched for only in bytes not searched before, and the buffer grows by
+ * doubling. While lines are taken from the buffer without reading (no timer
+ * can fire then), the deadline passed to {@linkcode LineReader.readLine} or
+ * {@linkcode LineReader.tryReadLine} is checked every
+ * {@linkcode CHECK_EVERY_LINES} lines or {@linkcode CHECK_EVERY_BYTES} bytes.
  */
 export class LineReader {
   #reader: ReadableStreamDefaultReader<Uint8Array>;
@@ -25,6 +46,9 @@ export class LineReader {
   #end = 0;
   #scanned = 0; // bytes from #start known to hold no LF
   #eof = false;
+  #spare: Uint8Array | undefined; // an owned buffer to reuse (at most SPARE_MAX)
+  #lines = 0; // lines handed out since the last deadline check
+  #bytes = 0; // bytes handed out since the last deadline check
 
   /** Longest accepted line in bytes, without its line end. */
   maxLineLength: number;
@@ -54,7 +78,7 @@ export class LineReader {
     what = "reading a reply",
   ): Promise<Uint8Array> {
     for (;;) {
-      const line = this.#takeLine();
+      const line = this.#takeLine(deadline, what);
       if (line) return line;
       if (this.#end - this.#start > this.maxLineLength + 1) {
         this.#fail();
@@ -66,15 +90,24 @@ export class LineReader {
     }
   }
 
-  /** Try to take a line from the buffer only; null if none is complete. */
-  tryReadLine(): Uint8Array | null {
-    return this.#takeLine();
+  /**
+   * Try to take a line from the buffer only; null if none is complete.
+   * With a deadline, a TimeoutError/AbortedError (after closing) when it
+   * has passed, checked every {@linkcode CHECK_EVERY_LINES} lines.
+   */
+  tryReadLine(
+    deadline?: Deadline,
+    what = "reading a reply",
+  ): Uint8Array | null {
+    return this.#takeLine(deadline, what);
   }
 
-  #takeLine(): Uint8Array | null {
+  #takeLine(deadline: Deadline | undefined, what: string): Uint8Array | null {
     const buf = this.#buf;
-    // Search the whole buffer (no view allocated per line); an LF found in
-    // the stale space past #end doesn't count.
+    // Search the whole buffer (no view allocated per line): an owned buffer
+    // holds an LF sentinel just past #end, so the search never runs into
+    // the stale space beyond (which made a long, finely chunked line cost
+    // time quadratic in its length); a borrowed one ends at #end.
     let at = this.#end === this.#start
       ? -1
       : buf.indexOf(LF, this.#start + this.#scanned);
@@ -82,6 +115,19 @@ export class LineReader {
     if (at < 0) {
       this.#scanned = this.#end - this.#start;
       return null;
+    }
+    if (
+      deadline &&
+      (++this.#lines >= CHECK_EVERY_LINES || this.#bytes >= CHECK_EVERY_BYTES)
+    ) {
+      this.#lines = 0;
+      this.#bytes = 0;
+      try {
+        deadline.check(what);
+      } catch (err) {
+        this.#fail();
+        throw err;
+      }
     }
     const stop = at > this.#start && buf[at - 1] === CR ? at - 1 : at;
     if (stop - this.#start > this.maxLineLength) {
@@ -91,6 +137,7 @@ export class LineReader {
       );
     }
     const line = buf.subarray(this.#start, stop);
+    this.#bytes += at + 1 - this.#start;
     this.#start = at + 1;
     this.#scanned = 0;
     if (this.#start === this.#end) this.#start = this.#end = 0;
@@ -130,6 +177,8 @@ export class LineReader {
     const len = this.#end - this.#start;
     if (len === 0) {
       // Borrow the chunk: no copy for the common case of one reply per read.
+      // Keep a small owned buffer for the next line split across reads.
+      if (this.#owned && this.#buf.length <= SPARE_MAX) this.#spare = this.#buf;
       this.#buf = chunk;
       this.#owned = false;
       this.#start = 0;
@@ -138,7 +187,11 @@ export class LineReader {
     }
     const need = len + chunk.length;
     if (!this.#owned || this.#buf.length < need) {
-      const next = new Uint8Array(Math.max(need, 2 * len, 16384));
+      const spare = this.#spare;
+      const next = !this.#owned && spare && spare.length >= need
+        ? spare
+        : new Uint8Array(Math.max(need, 2 * len, 16384));
+      this.#spare = undefined;
       next.set(this.#buf.subarray(this.#start, this.#end));
       this.#buf = next;
       this.#owned = true;
@@ -147,12 +200,19 @@ export class LineReader {
     } else {
       this.#buf.set(chunk, this.#end);
       this.#end += chunk.length;
+      this.#sentinel();
       return;
     }
     this.#start = 0;
     this.#end = len;
     this.#buf.set(chunk, this.#end);
     this.#end += chunk.length;
+    this.#sentinel();
+  }
+
+  /** An LF just past the data of an owned buffer stops every search there. */
+  #sentinel(): void {
+    if (this.#end < this.#buf.length) this.#buf[this.#end] = LF;
   }
 
   #fail(): void {

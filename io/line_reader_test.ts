@@ -1,8 +1,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { LineReader } from "./line_reader.ts";
+import { CHECK_EVERY_LINES, LineReader } from "./line_reader.ts";
+import {
+  CASES,
+  formatFigure,
+  measureLinearity,
+} from "../tests/fuzz/linearity.ts";
 import { Deadline } from "./deadline.ts";
+import { ExpiringDeadline } from "../tests/fuzz/expiring.ts";
 import {
   AbortedError,
   ConnectionClosedError,
@@ -326,4 +332,59 @@ test("line reader property: long lines across buffer growth and compaction", asy
     ),
     { numRuns: 150 },
   );
+});
+
+test("line reader: a long line in small chunks costs linear time (no search of stale buffer space)", async () => {
+  // Before the sentinel, each chunk's search ran to the end of the grown,
+  // zero-filled buffer: a 4 MiB line in 1 KiB chunks took 2.2 s.
+  const cases = CASES.filter((c) => c.name.startsWith("line reader"));
+  assert.equal(cases.length, 1);
+  const [figure] = await measureLinearity(cases, { samples: 3 });
+  assert.ok(figure.ratio < 3, formatFigure(figure));
+});
+
+test("line reader: buffered lines are handed out with the deadline checked by the clock", () => {
+  // Every line already buffered: no read, so no timer could ever fire.
+  const text = "x\r\n".repeat(10 * CHECK_EVERY_LINES);
+  return (async () => {
+    let failed = 0;
+    const r = new LineReader(source([text]).readable, 100, () => failed++);
+    const d = new ExpiringDeadline();
+    assert.equal((await r.readLine(d)).length, 1); // the one real read
+    for (let i = 0; i < 5; i++) assert.ok(r.tryReadLine(d));
+    d.expired = true;
+    let handed = 0;
+    assert.throws(() => {
+      for (;;) {
+        assert.ok(r.tryReadLine(d, "reading a listing"));
+        handed++;
+      }
+    }, (e: unknown) => {
+      assert.ok(e instanceof TimeoutError);
+      assert.match(e.message, /^reading a listing did not complete/);
+      return true;
+    });
+    assert.ok(handed < CHECK_EVERY_LINES, `${handed} lines after expiry`);
+    assert.equal(failed, 1, "the connection is closed");
+    // Without a deadline nothing is checked (the old behaviour).
+    assert.ok(r.tryReadLine());
+  })();
+});
+
+test("line reader: chunks split mid-line reuse one small buffer, and stay exact", async () => {
+  // 1460-byte segments of 13-byte lines: most reads end mid-line.
+  const line = "12345 67890\r\n";
+  const all = enc.encode(line.repeat(5000));
+  const chunks: Uint8Array[] = [];
+  for (let i = 0; i < all.length; i += 1460) {
+    chunks.push(all.slice(i, i + 1460));
+  }
+  const { r } = reader(chunks);
+  for (let i = 0; i < 5000; i++) {
+    assert.equal(
+      dec.decode(r.tryReadLine() ?? await r.readLine(none)),
+      "12345 67890",
+    );
+  }
+  assert.equal(r.buffered, 0);
 });

@@ -1,3 +1,5 @@
+// The transcript: its entries, the Logger type and a console logger.
+
 /**
  * One transcript entry.
  *
@@ -34,14 +36,18 @@ export interface LogEntry {
 export type Logger = (entry: LogEntry) => void;
 
 /**
- * A logger that prints `HH:MM:SS.mmm C: line` to the console.
+ * A logger that prints `<ISO 8601 time> C: line` to the console: a
+ * transcript worth pasting into a bug report. It starts with the library
+ * version, the runtime and the server; TLS version, cipher and the
+ * server's certificate follow the handshake; failures and timeouts are
+ * logged as `--` events. Credentials are always redacted.
  *
  * @example
  * ```ts
  * import { consoleLogger } from "@mailwire/mailwire/smtp";
  * const time = new Date("2024-05-01T09:30:00.123Z");
  * consoleLogger({ time, direction: "client", text: "EHLO localhost" });
- * // prints "09:30:00.123 C: EHLO localhost"
+ * // prints "2024-05-01T09:30:00.123Z C: EHLO localhost"
  * ```
  */
 export const consoleLogger: Logger = (entry) => {
@@ -50,5 +56,5 @@ export const consoleLogger: Logger = (entry) => {
     : entry.direction === "server"
     ? "S:"
     : "--";
-  console.log(`${entry.time.toISOString().slice(11, 23)} ${tag} ${entry.text}`);
+  console.log(`${entry.time.toISOString()} ${tag} ${entry.text}`);
 };

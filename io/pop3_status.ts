@@ -1,3 +1,4 @@
+// POP3 status lines (+OK/-ERR, RFC 2449 codes, SASL continuations) and multi-line bodies.
 import { ProtocolError } from "../errors.ts";
 import type { Deadline } from "./deadline.ts";
 import type { LineReader } from "./line_reader.ts";
@@ -6,12 +7,15 @@ import { preview } from "./smtp_reply.ts";
 /**
  * A POP3 status line.
  *
- * @example
- * ```ts ignore
- * import { Pop3Client } from "@mailwire/mailwire/pop3";
- * const client = await Pop3Client.connect({ hostname: "pop.example.com" });
- * const status = await client.noop();
- * console.log(status.ok, status.text, status.respCode);
+ * @example Read a status (type-checked; needs a server to run)
+ * ```ts
+ * import type { Pop3Client, Pop3Status } from "@mailwire/mailwire/pop3";
+ *
+ * async function ping(client: Pop3Client): Promise<boolean> {
+ *   const status: Pop3Status = await client.noop();
+ *   console.log(status.ok, status.text, status.respCode);
+ *   return status.ok;
+ * }
  * ```
  */
 export interface Pop3Status {
@@ -80,7 +84,8 @@ export async function readPop3Status(
   deadline: Deadline,
   onFail: () => void,
 ): Promise<Pop3Status> {
-  const line = reader.tryReadLine() ?? await reader.readLine(deadline);
+  const line = reader.tryReadLine(deadline) ??
+    await reader.readLine(deadline);
   try {
     return parsePop3Status(line) as Pop3Status;
   } catch (err) {
@@ -90,22 +95,47 @@ export async function readPop3Status(
 }
 
 /**
+ * Caps on one multi-line response. A number is `maxBytes` alone.
+ */
+export interface MultilineLimits {
+  /** Most bytes, counting each line as its length + 2 (CRLF), dots removed. */
+  maxBytes: number;
+  /** Most lines (the entry cap of a listing: LIST, UIDL, CAPA). Default: none. */
+  maxLines?: number;
+  /** What the response is, for the error messages (default `"response"`), e.g. `"uidl listing"`. */
+  what?: string;
+}
+
+/**
  * Read a multi-line body up to the terminating `.` line. Every line that
  * starts with a dot loses that first dot (RFC 1939 §3, all lines, not only
  * `..`). `onLine` receives each line without its line end (a view valid only
- * during the call). Throws ProtocolError when the body exceeds `maxBytes`.
+ * during the call). Throws ProtocolError (after `onFail`) when the body
+ * exceeds `maxBytes` or has more than `maxLines` lines.
+ *
+ * Linear in the body's size; a body already buffered is read without
+ * yielding to timers, so the deadline is checked by the clock every few
+ * lines too (see the line reader).
  */
 export async function readMultiline(
   reader: LineReader,
   deadline: Deadline,
-  maxBytes: number,
+  limits: number | MultilineLimits,
   onFail: () => void,
   onLine: (line: Uint8Array) => void | Promise<void>,
 ): Promise<void> {
+  const { maxBytes, maxLines = Infinity, what } = typeof limits === "number"
+    ? { maxBytes: limits }
+    : limits;
+  const reading = what === undefined
+    ? "reading a message"
+    : `reading the ${what}`;
+  const name = what ?? "response";
   let total = 0;
+  let count = 0;
   for (;;) {
-    let line = reader.tryReadLine() ??
-      await reader.readLine(deadline, "reading a message");
+    let line = reader.tryReadLine(deadline, reading) ??
+      await reader.readLine(deadline, reading);
     if (line.length > 0 && line[0] === 46) {
       if (line.length === 1) return;
       line = line.subarray(1);
@@ -113,7 +143,11 @@ export async function readMultiline(
     total += line.length + 2;
     if (total > maxBytes) {
       onFail();
-      throw new ProtocolError(`response exceeds ${maxBytes} bytes`);
+      throw new ProtocolError(`${name} exceeds ${maxBytes} bytes`);
+    }
+    if (++count > maxLines) {
+      onFail();
+      throw new ProtocolError(`${name} has more than ${maxLines} lines`);
     }
     const r = onLine(line);
     if (r) await r;

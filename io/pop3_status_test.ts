@@ -8,8 +8,9 @@ import {
   readMultiline,
   readPop3Status,
 } from "./pop3_status.ts";
-import { LineReader } from "./line_reader.ts";
+import { CHECK_EVERY_LINES, LineReader } from "./line_reader.ts";
 import { Deadline } from "./deadline.ts";
+import { ExpiringDeadline } from "../tests/fuzz/expiring.ts";
 import { stuffMessage } from "./dot.ts";
 import {
   ConnectionClosedError,
@@ -339,4 +340,123 @@ test("pop3 multiline property: stuffMessage then readMultiline gives back the bo
     ),
     { numRuns: 300 },
   );
+});
+
+// ---- deadlines over buffered data, entry caps ----
+
+test("pop3 multiline: a listing already buffered is stopped by a passed deadline", async () => {
+  const text = "1 1\r\n".repeat(50_000) + ".\r\n";
+  let failed = 0;
+  const r = new LineReader(source([text]).readable, 512, () => failed++);
+  const d = new ExpiringDeadline();
+  let lines = 0;
+  await assert.rejects(
+    readMultiline(
+      r,
+      d,
+      { maxBytes: 1 << 20, what: "list response" },
+      () => failed++,
+      () => {
+        if (++lines === 10) d.expired = true;
+      },
+    ),
+    (e: unknown) => {
+      assert.ok(e instanceof TimeoutError);
+      assert.match(e.message, /^reading the list response did not complete/);
+      return true;
+    },
+  );
+  assert.ok(failed >= 1, "the connection is closed");
+  assert.ok(lines <= 10 + CHECK_EVERY_LINES, `${lines} lines read`);
+});
+
+test("pop3 multiline: maxLines caps the entries before the next line is handed out", async () => {
+  const text = "1 1\r\n".repeat(1000) + ".\r\n";
+  let failed = 0;
+  const r = new LineReader(source([text]).readable, 512, () => {});
+  let seen = 0;
+  await assert.rejects(
+    readMultiline(
+      r,
+      none,
+      { maxBytes: 1 << 20, maxLines: 100, what: "uidl response" },
+      () => failed++,
+      () => {
+        seen++;
+      },
+    ),
+    (e: unknown) =>
+      e instanceof ProtocolError &&
+      e.message === "uidl response has more than 100 lines",
+  );
+  assert.equal(seen, 100);
+  assert.equal(failed, 1);
+  // Exactly maxLines lines are fine.
+  const exact = new LineReader(
+    source(["a\r\n".repeat(100) + ".\r\n"]).readable,
+    512,
+    () => {},
+  );
+  let n = 0;
+  await readMultiline(
+    exact,
+    none,
+    { maxBytes: 1000, maxLines: 100 },
+    () => {},
+    () => {
+      n++;
+    },
+  );
+  assert.equal(n, 100);
+});
+
+test("pop3 multiline: the byte cap message names what was read", async () => {
+  const r = new LineReader(
+    source(["xxxxxxxx\r\n.\r\n"]).readable,
+    512,
+    () => {},
+  );
+  await assert.rejects(
+    readMultiline(
+      r,
+      none,
+      { maxBytes: 5, what: "capa response" },
+      () => {},
+      () => {},
+    ),
+    (e: unknown) =>
+      e instanceof ProtocolError &&
+      e.message === "capa response exceeds 5 bytes",
+  );
+});
+
+test("pop3 multiline: an endless LIST stops at the entry cap having read bounded bytes", async () => {
+  // The catalogue's 64 MiB of "1 1" lines made 13 million entries: with
+  // maxLines the reader stops at the cap, whatever the byte cap allows.
+  let pulled = 0;
+  const chunk = enc.encode("1 1\r\n".repeat(1000));
+  const endless = new ReadableStream<Uint8Array>({
+    pull(c) {
+      pulled += chunk.length;
+      c.enqueue(chunk);
+    },
+  }, { highWaterMark: 0 });
+  let failed = 0;
+  const r = new LineReader(endless, 512, () => failed++);
+  let entries = 0;
+  await assert.rejects(
+    readMultiline(
+      r,
+      none,
+      { maxBytes: 64 << 20, maxLines: 100_000, what: "list response" },
+      () => failed++,
+      () => {
+        entries++;
+      },
+    ),
+    /list response has more than 100000 lines/,
+  );
+  assert.equal(entries, 100_000);
+  assert.ok(pulled <= 100_001 * 5 + chunk.length, `pulled ${pulled} bytes`);
+  assert.equal(failed, 1);
 });

@@ -376,6 +376,7 @@ function logTls(ch: Channel): void {
       }${leaf.validTo ? ` valid until ${leaf.validTo}` : ""}`,
     );
   }
+  if (info?.verified === true) parts.push("certificate verified");
   if (info?.verified === false) {
     parts.push(
       `not verified${

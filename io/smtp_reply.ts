@@ -1,3 +1,4 @@
+// SMTP replies: the reply type, the strict line parser and the reply reader.
 import { ProtocolError } from "../errors.ts";
 import type { Deadline } from "./deadline.ts";
 import type { LineReader } from "./line_reader.ts";
@@ -5,12 +6,15 @@ import type { LineReader } from "./line_reader.ts";
 /**
  * One SMTP reply: a 3-digit code and one or more text lines.
  *
- * @example
- * ```ts ignore
- * import { SmtpClient } from "@mailwire/mailwire/smtp";
- * const client = await SmtpClient.connect({ hostname: "smtp.example.com" });
- * const reply = await client.rcpt("nobody@example.com");
- * if (reply.permanent) console.log(reply.code, reply.enhancedCode, reply.text);
+ * @example Tell a permanent refusal apart (type-checked; needs a server to run)
+ * ```ts
+ * import type { SmtpClient, SmtpReply } from "@mailwire/mailwire/smtp";
+ *
+ * async function refusedForGood(client: SmtpClient, to: string): Promise<boolean> {
+ *   const reply: SmtpReply = await client.rcpt(to);
+ *   if (reply.permanent) console.log(reply.code, reply.enhancedCode, reply.text);
+ *   return reply.permanent;
+ * }
  * ```
  */
 export interface SmtpReply {
@@ -30,10 +34,12 @@ export interface SmtpReply {
 
 /** Limits applied while reading one reply. */
 export interface ReplyLimits {
-  /** Most lines in one reply. */
+  /** Most lines in one reply (for EHLO: the entry cap on its keywords). */
   maxLines: number;
-  /** Most bytes in one reply (sum of line lengths). */
+  /** Most bytes in one reply (sum of line lengths, without line ends). */
   maxBytes: number;
+  /** What the reply is, for the error messages (default `"smtp reply"`), e.g. `"ehlo reply"`. */
+  what?: string;
 }
 
 // ignoreBOM: keep a leading U+FEFF in the text instead of silently dropping it.
@@ -85,6 +91,12 @@ export function makeReply(code: number, lines: string[]): SmtpReply {
  * Read one complete (possibly multi-line) reply. Mixed codes, malformed
  * lines and replies over the limits are protocol errors; `onFail` closes
  * the connection first.
+ *
+ * Linear in the reply's size. A reply already buffered in full is parsed
+ * without yielding to timers, so the deadline is also checked by the clock
+ * every few lines (see the line reader): a large reply within the caps ends
+ * within the deadline, or the deadline's error is thrown (after closing).
+ * A line count over `maxLines` is known before the extra line is read.
  */
 export async function readSmtpReply(
   reader: LineReader,
@@ -92,11 +104,13 @@ export async function readSmtpReply(
   limits: ReplyLimits,
   onFail: () => void,
 ): Promise<SmtpReply> {
+  const what = limits.what ?? "smtp reply";
   const lines: string[] = [];
   let code = 0;
   let bytes = 0;
   for (;;) {
-    const raw = reader.tryReadLine() ?? await reader.readLine(deadline);
+    const raw = reader.tryReadLine(deadline) ??
+      await reader.readLine(deadline);
     let parsed;
     try {
       parsed = parseReplyLine(raw);
@@ -112,12 +126,16 @@ export async function readSmtpReply(
     }
     code = parsed.code;
     bytes += raw.length;
+    if (bytes > limits.maxBytes) {
+      onFail();
+      throw new ProtocolError(`${what} exceeds ${limits.maxBytes} bytes`);
+    }
     lines.push(parsed.text);
     if (parsed.last) return makeReply(code, lines);
-    if (lines.length >= limits.maxLines || bytes > limits.maxBytes) {
+    if (lines.length >= limits.maxLines) {
       onFail();
       throw new ProtocolError(
-        `smtp reply exceeds ${limits.maxLines} lines or ${limits.maxBytes} bytes`,
+        `${what} has more than ${limits.maxLines} lines`,
       );
     }
   }

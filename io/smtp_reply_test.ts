@@ -9,9 +9,14 @@ import {
   type ReplyLimits,
   type SmtpReply,
 } from "./smtp_reply.ts";
-import { LineReader } from "./line_reader.ts";
+import { CHECK_EVERY_LINES, LineReader } from "./line_reader.ts";
 import { Deadline } from "./deadline.ts";
-import { ConnectionClosedError, ProtocolError } from "../errors.ts";
+import { ExpiringDeadline } from "../tests/fuzz/expiring.ts";
+import {
+  ConnectionClosedError,
+  ProtocolError,
+  TimeoutError,
+} from "../errors.ts";
 
 const enc = new TextEncoder();
 const none = new Deadline(undefined);
@@ -424,4 +429,85 @@ test("smtp reply fuzz: random bytes fail only with ProtocolError or ConnectionCl
     ),
     { numRuns: 1000 },
   );
+});
+
+// ---- deadlines over buffered data, caps ----
+
+test("smtp reply: a reply already buffered is stopped by a passed deadline (checked by the clock)", async () => {
+  // 10 000 EHLO lines in one chunk: no read, so no timer, until the end.
+  const text = "250-AUTH PLAIN LOGIN\r\n".repeat(10_000) + "250 OK\r\n";
+  const { readable } = source([text]);
+  let failed = 0;
+  const r = new LineReader(readable, 8192, () => failed++);
+  const d = new ExpiringDeadline();
+  // The first line is read (a real read), then the deadline passes.
+  assert.equal((await r.readLine(d)).length, 20);
+  d.expired = true;
+  await assert.rejects(
+    readSmtpReply(
+      r,
+      d,
+      { maxLines: 100_000, maxBytes: 1 << 20 },
+      () => failed++,
+    ),
+    (e: unknown) => {
+      assert.ok(e instanceof TimeoutError);
+      assert.match(
+        e.message,
+        /reading a reply did not complete within 60000 ms/,
+      );
+      return true;
+    },
+  );
+  assert.ok(failed >= 1, "the connection is closed");
+  // It stopped within CHECK_EVERY_LINES lines, not at the end of the reply.
+  const left = r.buffered / 22;
+  assert.ok(left > 10_000 - 1 - CHECK_EVERY_LINES, `${left} lines left`);
+});
+
+test("smtp reply: a large allowed reply finishes within its deadline, or the deadline fires on time", async () => {
+  // 200 000 lines (4.4 MB) buffered at once, a 30 ms budget: either it is
+  // parsed in time or the TimeoutError comes promptly, never long after.
+  const text = "250-AUTH PLAIN LOGIN\r\n".repeat(200_000) + "250 OK\r\n";
+  const { readable } = source([text]);
+  const r = new LineReader(readable, 8192, () => {});
+  const t0 = performance.now();
+  let outcome: string;
+  try {
+    const reply = await readSmtpReply(
+      r,
+      new Deadline(30),
+      { maxLines: 1_000_000, maxBytes: 1 << 23 },
+      () => {},
+    );
+    outcome = `${reply.lines.length} lines`;
+  } catch (err) {
+    assert.ok(err instanceof TimeoutError, String(err));
+    outcome = "timeout";
+  }
+  const elapsed = performance.now() - t0;
+  assert.ok(elapsed < 30 + 400, `${outcome} after ${elapsed} ms`);
+});
+
+test("smtp reply: the cap messages name the cap, the final line counts toward maxBytes", async () => {
+  const lines = await readFail(["250-a\r\n250-b\r\n250 c\r\n"], {
+    maxLines: 2,
+    maxBytes: 1000,
+    what: "ehlo reply",
+  });
+  assert.ok(lines.err instanceof ProtocolError);
+  assert.equal(lines.err.message, "ehlo reply has more than 2 lines");
+  // A single final line over maxBytes is refused too (it used to pass).
+  const bytes = await readFail(["250 " + "x".repeat(100) + "\r\n"], {
+    maxLines: 10,
+    maxBytes: 50,
+  });
+  assert.ok(bytes.err instanceof ProtocolError);
+  assert.equal(bytes.err.message, "smtp reply exceeds 50 bytes");
+  assert.equal(bytes.failed, 1);
+  const ok = await read(["250 " + "x".repeat(46) + "\r\n"], {
+    maxLines: 10,
+    maxBytes: 50,
+  });
+  assert.equal(ok.text.length, 46);
 });

@@ -26,8 +26,10 @@ import type {
 } from "./options.ts";
 import {
   parseScanListing,
+  parseScanListings,
   parseStat,
   parseUidListing,
+  parseUidListings,
   type Pop3MessageListing,
   type Pop3ScanListing,
   type Pop3Stat,
@@ -645,8 +647,8 @@ export class Pop3Client {
     }
     return this.#run(idOrCall ?? call, "list", async (d) => {
       await c.ok("LIST", d, "list");
-      const lines = await c.lines(d);
-      return c.parse(() => lines.map(parseScanListing));
+      const lines = await c.lines(d, "list response");
+      return c.parse(() => parseScanListings(lines));
     });
   }
 
@@ -694,8 +696,8 @@ export class Pop3Client {
     return this.#run(idOrCall ?? call, "uidl", async (d) => {
       await c.need("UIDL", d);
       await c.ok("UIDL", d, "uidl");
-      const lines = await c.lines(d);
-      return c.parse(() => lines.map(parseUidListing));
+      const lines = await c.lines(d, "uidl response");
+      return c.parse(() => parseUidListings(lines));
     });
   }
 

@@ -308,22 +308,24 @@ test("AUTH -ERR: Pop3AuthenticationError; no fallback to USER/PASS", async () =>
 });
 
 test("a broken SASL exchange is an AuthError and closes the connection", async () => {
-  const replies: Record<string, string> = {
-    "+OK right after AUTH LOGIN": "+OK welcome\r\n",
-    "an invalid base64 challenge": "+ !!not base64!!\r\n",
+  // LOGIN answers any prompt (its prompts are only ordering); CRAM-MD5
+  // needs a valid challenge.
+  const replies: Record<string, [string, string]> = {
+    "+OK right after AUTH LOGIN": ["LOGIN", "+OK welcome\r\n"],
+    "an invalid base64 challenge": ["CRAM-MD5", "+ !!not base64!!\r\n"],
   };
-  for (const [what, reply] of Object.entries(replies)) {
+  for (const [what, [mechanism, reply]] of Object.entries(replies)) {
     await using fake = await startFake({
-      capa: ["USER", "SASL LOGIN PLAIN"],
+      capa: ["USER", "SASL LOGIN PLAIN CRAM-MD5"],
       onCommand: (line) =>
-        line === "AUTH LOGIN"
+        line === `AUTH ${mechanism}`
           ? reply
           : line === "*"
           ? "-ERR cancelled\r\n"
           : undefined,
     });
     const client = await Pop3Client.connect(fake.options());
-    const err = await client.login("tim", "secret", { mechanism: "LOGIN" })
+    const err = await client.login("tim", "secret", { mechanism })
       .catch((e) => e);
     assert.ok(err instanceof AuthError, `${what}: ${err}`);
     assert.equal(client.connected, false, what);

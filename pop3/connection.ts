@@ -4,6 +4,7 @@ import type { Credentials, SaslMechanism } from "../auth/mechanism.ts";
 import { ProtocolError } from "../errors.ts";
 import type { Deadline } from "../io/deadline.ts";
 import {
+  type MultilineLimits,
   parsePop3Status,
   type Pop3Continuation,
   type Pop3Status,
@@ -13,6 +14,7 @@ import {
 import { saslExchange } from "../io/sasl.ts";
 import { Session } from "../io/session.ts";
 import { refuseInsecureAuth, sessionConfig } from "../io/client_options.ts";
+import { checkCredentials } from "../auth/validate_credentials.ts";
 import { assertCredentials } from "../io/validate.ts";
 import type { TlsOptions } from "../tls/conn.ts";
 import { defaultConnector } from "../tls/connect.ts";
@@ -195,14 +197,14 @@ export class Pop3Connection {
     d: Deadline,
     longLines: boolean,
     onLine: (line: Uint8Array) => void,
-    maxBytes: number = this.o.maxMessageBytes,
+    limits: MultilineLimits = { maxBytes: this.o.maxMessageBytes },
   ): Promise<void> {
     return this.session.io(async (ch) => {
       const reader = ch.reader;
       const cap = reader.maxLineLength;
-      if (longLines) reader.maxLineLength = Math.max(cap, maxBytes);
+      if (longLines) reader.maxLineLength = Math.max(cap, limits.maxBytes);
       try {
-        await readMultiline(reader, d, maxBytes, ch.abort, onLine);
+        await readMultiline(reader, d, limits, ch.abort, onLine);
       } finally {
         reader.maxLineLength = cap;
       }
@@ -215,25 +217,21 @@ export class Pop3Connection {
    */
   async lines(
     d: Deadline,
+    what: string,
     options: { maxBytes?: number; text?: boolean } = {},
   ): Promise<string[]> {
     const ch = this.session.channel;
-    const max = this.o.maxListEntries;
     const lines: string[] = [];
-    let over = false;
     await this.multiline(d, false, (line) => {
-      if (lines.length >= max) {
-        over = true;
-        ch.abort();
-        throw new ProtocolError(
-          `server sent more than ${max} lines in a listing (maxListEntries)`,
-        );
-      }
       const text = options.text ? utf8.decode(line) : latin1(line);
       if (ch.logging) ch.log("server", text);
       lines.push(text);
-    }, options.maxBytes ?? this.o.maxMessageBytes);
-    if (!over && ch.logging) ch.log("server", ".");
+    }, {
+      maxBytes: options.maxBytes ?? this.o.maxMessageBytes,
+      maxLines: this.o.maxListEntries,
+      what: `${what} (maxListEntries ${this.o.maxListEntries})`,
+    });
+    if (ch.logging) ch.log("server", ".");
     return lines;
   }
 
@@ -276,7 +274,7 @@ export class Pop3Connection {
     }
     const capa = new Map<string, string[]>();
     for (
-      const line of await this.lines(d, {
+      const line of await this.lines(d, "capa response", {
         maxBytes: CAPA_MAX_BYTES,
         text: true,
       })
@@ -334,11 +332,6 @@ export class Pop3Connection {
     if (this.authenticated) throw new Pop3Error("already authenticated");
   }
 
-  loggedIn(): void {
-    this.authenticated = true;
-    this.capa = undefined; // may change after login (RFC 2449 §5); asked again when needed
-  }
-
   /** Log in, choosing SASL, APOP or USER/PASS (see chooseLogin). */
   async login(
     credentials: Credentials,
@@ -346,6 +339,7 @@ export class Pop3Connection {
     d: Deadline,
   ): Promise<Pop3Status> {
     assertCredentials(credentials); // before a byte is sent (CAPA included)
+    checkCredentials(credentials); // types, control characters, lone surrogates
     this.notAuthenticated();
     this.insecure();
     const forced = options.mechanism?.toUpperCase();
@@ -374,6 +368,11 @@ export class Pop3Connection {
     }
     await this.capabilities(d);
     return status;
+  }
+
+  loggedIn(): void {
+    this.authenticated = true;
+    this.capa = undefined; // may change after login (RFC 2449 §5); asked again when needed
   }
 
   async userPass(
@@ -453,7 +452,7 @@ export class Pop3Connection {
   /** A status or a `+ challenge` line. */
   async saslReply(d: Deadline): Promise<Pop3Status | Pop3Continuation> {
     const reply = await this.session.io(async (ch) => {
-      const line = ch.reader.tryReadLine() ?? await ch.reader.readLine(d);
+      const line = ch.reader.tryReadLine(d) ?? await ch.reader.readLine(d);
       try {
         return parsePop3Status(line, true);
       } catch (err) {

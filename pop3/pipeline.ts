@@ -5,8 +5,8 @@ import type { Deadline } from "../io/deadline.ts";
 import type { Pop3Connection } from "./connection.ts";
 import { Pop3ResponseError } from "./errors.ts";
 import {
-  parseScanListing,
-  parseUidListing,
+  parseScanListings,
+  parseUidListings,
   type Pop3MessageListing,
 } from "./parse.ts";
 import type { Pop3PipelineCommand, Pop3PipelineReply } from "./types.ts";
@@ -70,7 +70,7 @@ export async function listing(
   const read = async (what: string) => {
     const status = await c.status(d);
     return status.ok
-      ? { lines: await c.lines(d) }
+      ? { lines: await c.lines(d, `${what} response`) }
       : { error: new Pop3ResponseError(what, status) };
   };
   let uidl, list;
@@ -91,11 +91,10 @@ export async function listing(
   if (list.error) throw list.error;
   return c.parse(() => {
     const sizes = new Map<number, number>();
-    for (const l of list.lines!) {
-      const { id, size } = parseScanListing(l);
+    for (const { id, size } of parseScanListings(list.lines!)) {
       sizes.set(id, size);
     }
-    const uids = uidl.lines!.map(parseUidListing);
+    const uids = parseUidListings(uidl.lines!);
     if (uids.length !== sizes.size) {
       throw new ProtocolError("uidl and list disagree on the messages");
     }

@@ -11,6 +11,7 @@ import { saslExchange } from "../io/sasl.ts";
 import { Session } from "../io/session.ts";
 import { refuseInsecureAuth, sessionConfig } from "../io/client_options.ts";
 import { readSmtpReply, type SmtpReply } from "../io/smtp_reply.ts";
+import { checkCredentials } from "../auth/validate_credentials.ts";
 import { assertCredentials, assertSafe } from "../io/validate.ts";
 import type { TlsOptions } from "../tls/conn.ts";
 import { defaultConnector } from "../tls/connect.ts";
@@ -339,6 +340,7 @@ export class SmtpConnection {
     d: Deadline,
   ): Promise<SmtpReply | undefined> {
     assertCredentials(credentials); // before a byte is sent (EHLO included)
+    checkCredentials(credentials); // types, control characters, lone surrogates
     this.insecure();
     await this.ehloOrHelo(d);
     this.session.phase = "auth";

@@ -830,23 +830,23 @@ test("hostile: RST in the middle of DATA → SmtpServerDisconnectedError", async
 test("hostile: 334 with invalid base64 → client answers '*' → AuthError", async () => {
   await withFake(
     {
-      features: ["AUTH LOGIN"],
+      features: ["AUTH CRAM-MD5"],
       hook: (line) => {
-        if (line === "AUTH LOGIN") return "334 not*base64!\r\n";
+        if (line === "AUTH CRAM-MD5") return "334 not*base64!\r\n";
         if (line === "*") return "501 5.7.0 cancelled\r\n";
       },
     },
     {},
     async (client, fake, peer) => {
       const { ms } = await failure(
-        client.login("tim", "secret", { mechanism: "LOGIN" }),
+        client.login("tim", "secret", { mechanism: "CRAM-MD5" }),
         AuthError,
       );
       bounded(ms, 1000);
-      assert.deepEqual(fake.commands, ["EHLO localhost", "AUTH LOGIN", "*"]);
+      assert.deepEqual(fake.commands, ["EHLO localhost", "AUTH CRAM-MD5", "*"]);
       assert.equal(
         peer.text,
-        "EHLO localhost\r\nAUTH LOGIN\r\n*\r\n",
+        "EHLO localhost\r\nAUTH CRAM-MD5\r\n*\r\n",
       );
       assert.equal(client.authenticated, false);
     },

@@ -70,14 +70,17 @@ const READ_SIZE = 16 * 1024;
  *   certificate: `Deno.TlsConn` does not expose them).
  *
  * @example Send a line over a plain connection
- * ```ts ignore
+ * ```ts
  * import { denoConnector } from "@mailwire/mailwire/tls";
  *
- * const conn = await denoConnector({ hostname: "localhost", port: 2525, tls: "none" });
- * const writer = conn.writable.getWriter();
- * await writer.write(new TextEncoder().encode("QUIT\r\n"));
- * writer.releaseLock();
- * await conn.close();
+ * async function quit(port: number) {
+ *   const conn = await denoConnector({ hostname: "localhost", port, tls: "none" });
+ *   const writer = conn.writable.getWriter();
+ *   await writer.write(new TextEncoder().encode("QUIT\r\n"));
+ *   writer.releaseLock();
+ *   await conn.close();
+ * }
+ * console.log(typeof quit); // "function"
  * ```
  */
 export const denoConnector: Connector = async (

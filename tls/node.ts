@@ -94,14 +94,17 @@ function load(target: ConnectTarget): Modules {
  *   already sent bytes nobody read: a STARTTLS injection.
  *
  * @example Send a line over a plain connection
- * ```ts ignore
+ * ```ts
  * import { nodeConnector } from "@mailwire/mailwire/tls";
  *
- * const conn = await nodeConnector({ hostname: "localhost", port: 2525, tls: "none" });
- * const writer = conn.writable.getWriter();
- * await writer.write(new TextEncoder().encode("QUIT\r\n"));
- * writer.releaseLock();
- * await conn.close();
+ * async function quit(port: number) {
+ *   const conn = await nodeConnector({ hostname: "localhost", port, tls: "none" });
+ *   const writer = conn.writable.getWriter();
+ *   await writer.write(new TextEncoder().encode("QUIT\r\n"));
+ *   writer.releaseLock();
+ *   await conn.close();
+ * }
+ * console.log(typeof quit); // "function"
  * ```
  */
 export const nodeConnector: Connector = async (

@@ -22,6 +22,9 @@ USERS=(
   "carol@$DOMAIN carol-secret-3"
   "dave@$DOMAIN dave-secret-4"
   "erin@$DOMAIN erin-secret-5"
+  "frank@$DOMAIN frank-secret-6" # examples (tests/examples_test.ts)
+  "grace@$DOMAIN grace-secret-7" # the CLI's tests
+  "heidi@$DOMAIN heidi-secret-8" # the CLI's tests
 )
 
 case "$STATE" in *[[:space:]]*) die "state dir path contains whitespace: $STATE" ;; esac
