@@ -72,6 +72,8 @@ export interface Connection {
   timeout: number;
   connectTimeout: number;
   logger?: Logger;
+  /** Ctrl-C (the CLI's signal). */
+  signal?: AbortSignal;
 }
 
 /** Default deadline of each call, in ms (`--timeout`). */

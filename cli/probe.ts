@@ -310,6 +310,7 @@ function baseOptions(c: Connection, port: number) {
     timeout: c.timeout,
     connectTimeout: c.connectTimeout,
     logger: c.logger,
+    signal: c.signal,
   };
 }
 
@@ -470,7 +471,7 @@ export async function probe(args: string[], ctx: Context): Promise<ExitCode> {
     : parseChoice(protocolFlag, "--protocol", PROTOCOLS);
   const conn = await connection("probe", values, ctx, server);
   const result = await probeServer(
-    conn,
+    { ...conn, signal: ctx.io.signal },
     protocol,
     conn.tls,
     str(values, "local-name"),

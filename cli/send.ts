@@ -443,6 +443,8 @@ export async function send(args: string[], ctx: Context): Promise<ExitCode> {
     auth,
     allowInsecureAuth: insecureAuth(values, ctx),
     localName: str(values, "local-name"),
+    // One message: Ctrl-C aborts it (a bulk send instead stops queueing).
+    signal: total === 1 ? ctx.io.signal : undefined,
   };
   const sender = await usageOf("send", () => openSender(options));
   try {

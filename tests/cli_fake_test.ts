@@ -272,6 +272,18 @@ test("fetch: a local write failure exits 9 and deletes nothing", async () => {
   assert.deepEqual(fake.committed, []);
 });
 
+test("Ctrl-C during a single send aborts it at once: exit 130", async () => {
+  await using fake = await smtpFake({ greeting: "" }); // never greets
+  const stop = new AbortController();
+  setTimeout(() => stop.abort(new Error("interrupted")), 200);
+  const started = Date.now();
+  const r = await cli(send(fake.port, "--tls", "none", "--timeout", "20"), {
+    signal: stop.signal,
+  });
+  assert.equal(r.code, EXIT.interrupted, r.stderr);
+  assert.ok(Date.now() - started < 10_000, "did not wait for the deadline");
+});
+
 test("no secret in any output of this file", () => {
   for (const out of allOutput) {
     assert.ok(!out.includes(TOKEN), out);
