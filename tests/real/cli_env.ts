@@ -5,6 +5,7 @@
  * command line of a send, delivery counting and cleanup by token.
  * Test-only code.
  */
+import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Pop3Client } from "../../pop3/mod.ts";
@@ -121,5 +122,27 @@ export async function deleteMine(needles: string[]): Promise<number> {
     return ids.length;
   } finally {
     await client.close();
+  }
+}
+
+/**
+ * No output holds a password of env.json, nor the base64 of the CLI
+ * user's PLAIN credentials or password (what an unredacted AUTH line
+ * would show).
+ */
+export function assertNoSecret(outputs: readonly string[]): void {
+  assert.ok(outputs.length > 10, `outputs collected: ${outputs.length}`);
+  const forbidden = [
+    ...secrets,
+    btoa(`\0${me.login}\0${me.password}`),
+    btoa(me.password),
+  ];
+  for (const out of outputs) {
+    for (const s of forbidden) {
+      assert.ok(
+        !out.includes(s),
+        `a secret was printed:\n${out.slice(0, 500)}`,
+      );
+    }
   }
 }
