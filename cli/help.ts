@@ -10,7 +10,8 @@ const CONNECTION = `Connection (every command):
   -s, --server HOST[:PORT]   the server ([v6]:port for IPv6)
   -p, --port N               the port (instead of :PORT)
       --tls MODE             starttls (default; implicit on 465/995), implicit, none
-      --ca FILE              trust this CA (PEM; repeatable) in addition to the system's
+      --ca FILE              trust this CA (PEM; repeatable); on Node and Bun it
+                             replaces the system's roots, on Deno it adds to them
       --servername NAME      verify the certificate for NAME (default: the host)
       --timeout DURATION     deadline of each step, e.g. 30, 30s, 500ms, 2m (default 30s)
       --transcript           print the session on stderr (credentials redacted)
@@ -148,8 +149,8 @@ verification), the AUTH mechanisms, SIZE, PIPELINING, CHUNKING, SMTPUTF8 and
 DSN, and one verdict line. It never logs in and never sends a message.
 
 The protocol comes from --protocol, else the port (25 smtp, 587 submission,
-465 smtps, 24 lmtp, 110 pop3, 995 pop3s), else the greeting (clear text first,
-then implicit TLS). Exits 0 on an OK or WARN verdict, 4 when TLS fails (no
+465 smtps, 24 lmtp, 110 pop3, 995 pop3s), else the greeting (read in clear
+text and over TLS at once). Exits 0 on an OK or WARN verdict, 4 when TLS fails (no
 TLS where it is needed, a certificate that does not verify).
 
 Options:
