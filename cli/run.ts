@@ -9,8 +9,10 @@ import { fetch } from "./fetch.ts";
 import { probe } from "./probe.ts";
 import { suggest } from "./args.ts";
 
-/** The CLI's version (kept equal to deno.json's by a test). */
-export const CLI_VERSION = "0.2.0";
+import { VERSION } from "../mod.ts";
+
+/** The version `mailwire --version` prints: the library's. */
+export const CLI_VERSION: string = VERSION;
 
 const COMMANDS: Record<
   string,
