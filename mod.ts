@@ -43,3 +43,4 @@ export * from "./pop3/mod.ts";
 export * from "./auth/mod.ts";
 export * from "./tls/mod.ts";
 export * from "./message/mod.ts";
+export { VERSION } from "./io/version.ts";

@@ -1,6 +1,15 @@
 // The library version and a description of the runtime, for the first transcript line.
 
-/** mailwire's version (kept equal to deno.json's by a test). */
+/**
+ * mailwire's version (kept equal to deno.json's by a test); the first
+ * transcript line names it.
+ *
+ * @example
+ * ```ts
+ * import { VERSION } from "@mailwire/mailwire";
+ * console.log(VERSION); // e.g. "0.2.0"
+ * ```
+ */
 export const VERSION = "0.2.0";
 
 interface RuntimeHints {

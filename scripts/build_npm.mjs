@@ -39,6 +39,9 @@ writeFileSync(
 
 // The entry modules; tsc follows their imports (tests are never imported).
 const entries = Object.values(deno.exports).map((p) => p.replace(/^\.\//, ""));
+// The executables (package.json "bin"): the CLI's, which runs on import.
+const bins = { mailwire: "cli/bin.ts" };
+entries.push(...Object.values(bins));
 const tsconfig = {
   compilerOptions: {
     target: "ES2022",
@@ -91,6 +94,12 @@ writeFileSync(
       license: deno.license,
       type: "module",
       exports: exportsMap,
+      bin: Object.fromEntries(
+        Object.entries(bins).map(([name, path]) => [
+          name,
+          `./${path.replace(/\.ts$/, ".js")}`,
+        ]),
+      ),
       engines: { node: ">=20.16" },
       sideEffects: false,
     },

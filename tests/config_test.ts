@@ -22,6 +22,7 @@ test("deno.json and jsr.json agree on name, version, license, exports and publis
   assert.deepEqual(Object.keys(deno.exports).sort(), [
     ".",
     "./auth",
+    "./cli",
     "./message",
     "./pop3",
     "./smtp",
@@ -91,7 +92,7 @@ test(
       withJsr.filter((f) => f !== "jsr.json"),
       withDeno.filter((f) => f !== "jsr.json"),
     );
-    const libraryDirs = /^(smtp|pop3|auth|tls|io|message)\//;
+    const libraryDirs = /^(smtp|pop3|auth|tls|io|message|cli)\//;
     const topLevel = [
       "LICENSE",
       "README.md",

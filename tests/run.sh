@@ -23,7 +23,7 @@ check_files=$(git ls-files '*.ts' | grep -v -e '^tests/workerd/' -e '^examples/w
 # shellcheck disable=SC2086
 gate "deno check --doc (every file)" $bin/deno check --doc $check_files
 gate "deno check --doc-only README.md" $bin/deno check --doc-only README.md
-gate "deno doc --lint" $bin/deno doc --lint mod.ts smtp/mod.ts pop3/mod.ts auth/mod.ts tls/mod.ts message/mod.ts
+gate "deno doc --lint" $bin/deno doc --lint mod.ts smtp/mod.ts pop3/mod.ts auth/mod.ts tls/mod.ts message/mod.ts cli/mod.ts
 gate "deno publish --dry-run" $bin/deno publish --dry-run --allow-dirty
 
 step "real servers (Postfix + Dovecot)"

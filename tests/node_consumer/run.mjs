@@ -165,7 +165,8 @@ if (snippet) {
     result.stdout + result.stderr,
   );
   record(
-    (await delivered(carol.maildir, `To: <${to}>`)) !== undefined,
+    // send() composes `To: carol+tag@…` (no angle brackets): find the tag.
+    (await delivered(carol.maildir, `To: ${to}`)) !== undefined,
     "the README snippet's message is delivered",
   );
 }
