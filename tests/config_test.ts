@@ -97,6 +97,7 @@ test(
       "LICENSE",
       "README.md",
       "CHANGELOG.md",
+      "SECURITY.md",
       "deno.json",
       "jsr.json",
       "mod.ts",
@@ -115,7 +116,9 @@ test(
     for (const path of Object.values(deno.exports) as string[]) {
       assert.ok(withDeno.includes(path.slice(2)), `${path} is published`);
     }
-    for (const file of ["README.md", "LICENSE", "CHANGELOG.md"]) {
+    for (
+      const file of ["README.md", "LICENSE", "CHANGELOG.md", "SECURITY.md"]
+    ) {
       assert.ok(withDeno.includes(file), `${file} is published`);
     }
   },
