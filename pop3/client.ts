@@ -4,45 +4,24 @@ import type { SaslMechanism } from "../auth/mechanism.ts";
 import type { Deadline } from "../io/deadline.ts";
 import { checkOptions, type Spec } from "../io/options.ts";
 import type { Pop3Status } from "../io/pop3_status.ts";
-import { assertSafe } from "../io/validate.ts";
 import type { TlsInfo, TlsOptions } from "../tls/conn.ts";
-import { messageStream } from "./body.ts";
-import {
-  checkRawCommand,
-  lineCount,
-  messageId,
-  pipelineLine,
-} from "./commands.ts";
+import { messageId, pipelineLine } from "./commands.ts";
 import { Pop3Connection } from "./connection.ts";
-import {
-  Pop3AuthenticationError,
-  Pop3NotSupportedError,
-  Pop3ResponseError,
-} from "./errors.ts";
 import type {
   Pop3CallOptions,
   Pop3ClientOptions,
   Pop3LoginOptions,
 } from "./options.ts";
 import {
-  parseScanListing,
-  parseScanListings,
   parseStat,
-  parseUidListing,
-  parseUidListings,
   type Pop3MessageListing,
   type Pop3ScanListing,
   type Pop3Stat,
   type Pop3UidListing,
 } from "./parse.ts";
 import { listing, runPipeline } from "./pipeline.ts";
+import { allOk, capa, list, retr, retrStream, top, uidl } from "./mailbox.ts";
 import type { Pop3PipelineCommand, Pop3PipelineReply } from "./types.ts";
-
-/** Chunks of {@linkcode Pop3Client.retrStream}. */
-const STREAM_CHUNK = 64 << 10;
-/** After a cancelled stream: discard at most this much, then close instead. */
-const DRAIN_LIMIT = 1 << 20;
-const DRAIN_TIMEOUT = 10_000;
 
 const keys = (...names: string[]): Spec =>
   Object.fromEntries(names.map((n) => [n, () => {}]));
@@ -115,7 +94,6 @@ export class Pop3Client {
    *   const client = await Pop3Client.connect({ hostname: "localhost", port: 110 });
    *   await client.quit();
    * }
-   * console.log(typeof check); // "function"
    * ```
    */
   static async connect(options: Pop3ClientOptions = {}): Promise<Pop3Client> {
@@ -162,7 +140,6 @@ export class Pop3Client {
    * function mechanisms(client: Pop3Client): readonly string[] {
    *   return client.capabilities.get("SASL") ?? []; // e.g. ["PLAIN", "XOAUTH2"]
    * }
-   * console.log(typeof mechanisms); // "function"
    * ```
    */
   get capabilities(): ReadonlyMap<string, readonly string[]> {
@@ -193,7 +170,6 @@ export class Pop3Client {
    * function protocol(client: Pop3Client): string | undefined {
    *   return client.tlsInfo?.protocol; // e.g. "TLSv1.3"
    * }
-   * console.log(typeof protocol); // "function"
    * ```
    */
   get tlsInfo(): TlsInfo | undefined {
@@ -251,26 +227,10 @@ export class Pop3Client {
    * async function head(client: Pop3Client): Promise<Uint8Array> {
    *   return client.hasCapability("TOP") ? await client.top(1, 0) : await client.retr(1);
    * }
-   * console.log(typeof head); // "function"
    * ```
    */
   hasCapability(name: string): boolean {
     return this.#c.hasCapability(name);
-  }
-
-  /** One public call: not while a message stream is open, in turn, one deadline. */
-  async #run<T>(
-    call: Pop3CallOptions | undefined,
-    phase: string,
-    fn: (d: Deadline) => Promise<T>,
-    connect = false,
-  ): Promise<T> {
-    const c = this.#c;
-    c.notStreaming();
-    return await c.session.run(call, phase, (d) => {
-      c.notStreaming();
-      return fn(d);
-    }, { connect });
   }
 
   /**
@@ -289,11 +249,10 @@ export class Pop3Client {
    *   console.log(greeting.ok, greeting.text); // true "POP3 server ready"
    *   return client;
    * }
-   * console.log(typeof open); // "function"
    * ```
    */
   connect(call?: Pop3CallOptions): Promise<Pop3Status> {
-    return this.#run(call, "connect", (d) => this.#c.connect(d), true);
+    return this.#c.run(call, "connect", (d) => this.#c.connect(d), true);
   }
 
   /**
@@ -308,19 +267,10 @@ export class Pop3Client {
    * async function canPipeline(client: Pop3Client): Promise<boolean> {
    *   return (await client.capa()).has("PIPELINING");
    * }
-   * console.log(typeof canPipeline); // "function"
    * ```
    */
   capa(call?: Pop3CallOptions): Promise<Map<string, string[]>> {
-    return this.#run(call, "capa", async (d) => {
-      const c = this.#c;
-      c.capa = undefined;
-      const capa = await c.capabilities(d);
-      if (c.capaRefusal) {
-        throw new Pop3ResponseError("capa refused", c.capaRefusal);
-      }
-      return new Map([...capa].map(([k, v]) => [k, [...v]]));
-    });
+    return this.#c.run(call, "capa", (d) => capa(this.#c, d));
   }
 
   /**
@@ -344,7 +294,6 @@ export class Pop3Client {
    *   await client.login("me@example.com", password);
    *   console.log(client.authenticated); // true
    * }
-   * console.log(typeof login); // "function"
    * ```
    */
   login(
@@ -352,7 +301,7 @@ export class Pop3Client {
     password: string,
     options?: Pop3LoginOptions,
   ): Promise<Pop3Status> {
-    return this.#run(options, "auth", (d) => {
+    return this.#c.run(options, "auth", (d) => {
       checkOptions(options, LOGIN_SPEC, "login options");
       return this.#c.login({ username, password }, options ?? {}, d);
     });
@@ -370,7 +319,6 @@ export class Pop3Client {
    * async function oauth(client: Pop3Client, accessToken: string) {
    *   await client.loginWithToken("me@example.com", accessToken);
    * }
-   * console.log(typeof oauth); // "function"
    * ```
    */
   loginWithToken(
@@ -378,7 +326,7 @@ export class Pop3Client {
     accessToken: string,
     options?: Pop3LoginOptions,
   ): Promise<Pop3Status> {
-    return this.#run(options, "auth", (d) => {
+    return this.#c.run(options, "auth", (d) => {
       checkOptions(options, LOGIN_SPEC, "login options");
       return this.#c.login({ username, accessToken }, options ?? {}, d);
     });
@@ -395,19 +343,10 @@ export class Pop3Client {
    *   await client.user("me@example.com");
    *   await client.pass(password);
    * }
-   * console.log(typeof byHand); // "function"
    * ```
    */
   user(username: string, call?: Pop3CallOptions): Promise<Pop3Status> {
-    return this.#run(call, "auth", async (d) => {
-      assertSafe(username, "username");
-      const c = this.#c;
-      c.notAuthenticated();
-      c.insecure();
-      const status = await c.cmd(`USER ${username}`, d);
-      if (!status.ok) throw new Pop3AuthenticationError("user refused", status);
-      return status;
-    });
+    return this.#c.run(call, "auth", (d) => this.#c.userStep(username, d));
   }
 
   /**
@@ -423,22 +362,14 @@ export class Pop3Client {
    *   const status = await client.pass(password);
    *   console.log(status.text); // e.g. "maildrop has 2 messages"
    * }
-   * console.log(typeof byHand); // "function"
    * ```
    */
   pass(password: string, call?: Pop3CallOptions): Promise<Pop3Status> {
-    return this.#run(call, "auth", async (d) => {
-      assertSafe(password, "password");
-      const c = this.#c;
-      c.notAuthenticated();
-      c.insecure();
-      const status = await c.cmd(`PASS ${password}`, d);
-      if (!status.ok) {
-        throw new Pop3AuthenticationError("authentication failed", status);
-      }
-      c.loggedIn();
-      return status;
-    });
+    return this.#c.run(
+      call,
+      "auth",
+      (d) => this.#c.passStep("PASS", password, d),
+    );
   }
 
   /**
@@ -453,7 +384,6 @@ export class Pop3Client {
    * async function apop(client: Pop3Client, secret: string) {
    *   if (client.timestamp) await client.apop("me@example.com", secret);
    * }
-   * console.log(typeof apop); // "function"
    * ```
    */
   apop(
@@ -461,19 +391,11 @@ export class Pop3Client {
     secret: string,
     call?: Pop3CallOptions,
   ): Promise<Pop3Status> {
-    return this.#run(call, "auth", (d) => {
-      assertSafe(username, "username");
-      assertSafe(secret, "secret");
-      const c = this.#c;
-      c.notAuthenticated();
-      if (c.timestamp === undefined) {
-        throw new Pop3NotSupportedError(
-          "server greeting has no apop timestamp",
-        );
-      }
-      c.insecure();
-      return c.apop(username, secret, d);
-    });
+    return this.#c.run(
+      call,
+      "auth",
+      (d) => this.#c.apopStep(username, secret, d),
+    );
   }
 
   /**
@@ -487,21 +409,14 @@ export class Pop3Client {
    *   await client.user("me");
    *   await client.rpop("me");
    * }
-   * console.log(typeof rpop); // "function"
    * ```
    */
   rpop(username: string, call?: Pop3CallOptions): Promise<Pop3Status> {
-    return this.#run(call, "auth", async (d) => {
-      assertSafe(username, "username");
-      const c = this.#c;
-      c.notAuthenticated();
-      const status = await c.cmd(`RPOP ${username}`, d);
-      if (!status.ok) {
-        throw new Pop3AuthenticationError("authentication failed", status);
-      }
-      c.loggedIn();
-      return status;
-    });
+    return this.#c.run(
+      call,
+      "auth",
+      (d) => this.#c.passStep("RPOP", username, d),
+    );
   }
 
   /**
@@ -520,14 +435,13 @@ export class Pop3Client {
    * async function plain(client: Pop3Client, password: string) {
    *   await client.auth(new PlainMechanism({ username: "me", password }));
    * }
-   * console.log(typeof plain); // "function"
    * ```
    */
   auth(
     mechanism: SaslMechanism,
     options?: Pop3LoginOptions,
   ): Promise<Pop3Status> {
-    return this.#run(options, "auth", (d) => {
+    return this.#c.run(options, "auth", (d) => {
       checkOptions(options, LOGIN_SPEC, "auth options");
       return this.#c.auth(mechanism, options ?? {}, d);
     });
@@ -544,21 +458,10 @@ export class Pop3Client {
    * async function unicode(client: Pop3Client) {
    *   if (client.hasCapability("UTF8")) await client.utf8();
    * }
-   * console.log(typeof unicode); // "function"
    * ```
    */
   utf8(call?: Pop3CallOptions): Promise<Pop3Status> {
-    return this.#run(call, "utf8", async (d) => {
-      const c = this.#c;
-      c.notAuthenticated();
-      const capa = await c.capabilities(d);
-      if (!capa.has("UTF8")) {
-        throw new Pop3NotSupportedError("server does not offer utf8");
-      }
-      const status = await c.ok("UTF8", d, "utf8");
-      c.utf8 = true;
-      return status;
-    });
+    return this.#c.run(call, "utf8", (d) => this.#c.utf8Step(d));
   }
 
   /**
@@ -578,11 +481,10 @@ export class Pop3Client {
    *   await client.stls({ caCerts: [caPem] });
    *   console.log(client.secure); // true
    * }
-   * console.log(typeof upgrade); // "function"
    * ```
    */
   stls(options: TlsOptions = {}, call?: Pop3CallOptions): Promise<Pop3Status> {
-    return this.#run(call, "stls", (d) => {
+    return this.#c.run(call, "stls", (d) => {
       checkOptions(options, TLS_SPEC, "stls options");
       return this.#c.stls(options, d);
     });
@@ -596,11 +498,10 @@ export class Pop3Client {
    * async function count(client: Pop3Client): Promise<number> {
    *   return (await client.stat()).count;
    * }
-   * console.log(typeof count); // "function"
    * ```
    */
   stat(call?: Pop3CallOptions): Promise<Pop3Stat> {
-    return this.#run(call, "stat", async (d) => {
+    return this.#c.run(call, "stat", async (d) => {
       const status = await this.#c.ok("STAT", d, "stat");
       return this.#c.parse(() => parseStat(status.text));
     });
@@ -615,7 +516,6 @@ export class Pop3Client {
    * async function sizes(client: Pop3Client) {
    *   for (const { id, size } of await client.list()) console.log(id, size);
    * }
-   * console.log(typeof sizes); // "function"
    * ```
    */
   list(call?: Pop3CallOptions): Promise<Pop3ScanListing[]>;
@@ -629,7 +529,6 @@ export class Pop3Client {
    * async function sizeOf(client: Pop3Client): Promise<number> {
    *   return (await client.list(1)).size;
    * }
-   * console.log(typeof sizeOf); // "function"
    * ```
    */
   list(id: number, call?: Pop3CallOptions): Promise<Pop3ScanListing>;
@@ -637,19 +536,9 @@ export class Pop3Client {
     idOrCall?: number | Pop3CallOptions,
     call?: Pop3CallOptions,
   ): Promise<Pop3ScanListing[] | Pop3ScanListing> {
-    const c = this.#c;
-    if (typeof idOrCall === "number") {
-      return this.#run(call, "list", async (d) => {
-        const id = messageId(idOrCall);
-        const status = await c.ok(`LIST ${id}`, d, `list ${id}`);
-        return c.parse(() => parseScanListing(status.text));
-      });
-    }
-    return this.#run(idOrCall ?? call, "list", async (d) => {
-      await c.ok("LIST", d, "list");
-      const lines = await c.lines(d, "list response");
-      return c.parse(() => parseScanListings(lines));
-    });
+    const id = typeof idOrCall === "number" ? idOrCall : undefined;
+    const options = typeof idOrCall === "number" ? call : idOrCall ?? call;
+    return this.#c.run(options, "list", (d) => list(this.#c, id, d));
   }
 
   /**
@@ -663,7 +552,6 @@ export class Pop3Client {
    * async function fresh(client: Pop3Client, seen: Set<string>) {
    *   return (await client.uidl()).filter((m) => !seen.has(m.uid));
    * }
-   * console.log(typeof fresh); // "function"
    * ```
    */
   uidl(call?: Pop3CallOptions): Promise<Pop3UidListing[]>;
@@ -676,7 +564,6 @@ export class Pop3Client {
    * async function uidOf(client: Pop3Client): Promise<string> {
    *   return (await client.uidl(1)).uid;
    * }
-   * console.log(typeof uidOf); // "function"
    * ```
    */
   uidl(id: number, call?: Pop3CallOptions): Promise<Pop3UidListing>;
@@ -684,21 +571,9 @@ export class Pop3Client {
     idOrCall?: number | Pop3CallOptions,
     call?: Pop3CallOptions,
   ): Promise<Pop3UidListing[] | Pop3UidListing> {
-    const c = this.#c;
-    if (typeof idOrCall === "number") {
-      return this.#run(call, "uidl", async (d) => {
-        const id = messageId(idOrCall);
-        await c.need("UIDL", d);
-        const status = await c.ok(`UIDL ${id}`, d, `uidl ${id}`);
-        return c.parse(() => parseUidListing(status.text));
-      });
-    }
-    return this.#run(idOrCall ?? call, "uidl", async (d) => {
-      await c.need("UIDL", d);
-      await c.ok("UIDL", d, "uidl");
-      const lines = await c.lines(d, "uidl response");
-      return c.parse(() => parseUidListings(lines));
-    });
+    const id = typeof idOrCall === "number" ? idOrCall : undefined;
+    const options = typeof idOrCall === "number" ? call : idOrCall ?? call;
+    return this.#c.run(options, "uidl", (d) => uidl(this.#c, id, d));
   }
 
   /**
@@ -712,11 +587,10 @@ export class Pop3Client {
    * async function show(client: Pop3Client) {
    *   for (const { id, uid, size } of await client.listing()) console.log(id, uid, size);
    * }
-   * console.log(typeof show); // "function"
    * ```
    */
   listing(call?: Pop3CallOptions): Promise<Pop3MessageListing[]> {
-    return this.#run(call, "uidl", (d) => listing(this.#c, d));
+    return this.#c.run(call, "uidl", (d) => listing(this.#c, d));
   }
 
   /**
@@ -735,15 +609,10 @@ export class Pop3Client {
    *   const raw = await client.retr(1);
    *   return new TextDecoder().decode(raw).split("\r\n\r\n")[0];
    * }
-   * console.log(typeof headers); // "function"
    * ```
    */
   retr(id: number, call?: Pop3CallOptions): Promise<Uint8Array> {
-    return this.#run(call, "retr", async (d) => {
-      const n = messageId(id);
-      const status = await this.#c.ok(`RETR ${n}`, d, `retr ${n}`);
-      return await this.#c.body(status, d);
-    });
+    return this.#c.run(call, "retr", (d) => retr(this.#c, id, d));
   }
 
   /**
@@ -767,50 +636,13 @@ export class Pop3Client {
    *   const stream = await client.retrStream(1);
    *   await stream.pipeTo(file);
    * }
-   * console.log(typeof save); // "function"
    * ```
    */
   retrStream(
     id: number,
     call?: Pop3CallOptions,
   ): Promise<ReadableStream<Uint8Array>> {
-    return this.#run(call, "retr", async (d) => {
-      const n = messageId(id);
-      const c = this.#c;
-      const s = c.session;
-      await c.ok(`RETR ${n}`, d, `retr ${n}`);
-      const ch = s.channel;
-      const reader = ch.reader;
-      const cap = reader.maxLineLength;
-      const max = c.o.maxMessageBytes;
-      reader.maxLineLength = Math.max(cap, max);
-      const token = {};
-      c.stream = token;
-      const timeout = call?.timeout ?? c.o.timeout;
-      return messageStream({
-        reader,
-        maxBytes: max,
-        chunkSize: STREAM_CHUNK,
-        pullDeadline: () => s.deadline(call),
-        drainDeadline: () => s.deadline(call, Math.min(timeout, DRAIN_TIMEOUT)),
-        drainLimit: DRAIN_LIMIT,
-        signal: d.signal,
-        abort: ch.abort,
-        mapError: (err) => s.annotate(s.mapError(err), "retr"),
-        done: (clean) => {
-          reader.maxLineLength = cap;
-          if (c.stream === token) c.stream = undefined;
-          if (ch.logging) {
-            ch.log(
-              clean ? "server" : "info",
-              clean
-                ? `<message data streamed>`
-                : `message stream ended early; connection closed`,
-            );
-          }
-        },
-      });
-    });
+    return this.#c.run(call, "retr", (d) => retrStream(this.#c, id, call, d));
   }
 
   /**
@@ -824,18 +656,10 @@ export class Pop3Client {
    * async function head(client: Pop3Client): Promise<Uint8Array> {
    *   return await client.top(1, 0);
    * }
-   * console.log(typeof head); // "function"
    * ```
    */
   top(id: number, lines: number, call?: Pop3CallOptions): Promise<Uint8Array> {
-    return this.#run(call, "top", async (d) => {
-      const n = messageId(id);
-      const count = lineCount(lines);
-      const c = this.#c;
-      await c.need("TOP", d);
-      const status = await c.ok(`TOP ${n} ${count}`, d, `top ${n}`);
-      return await c.body(status, d);
-    });
+    return this.#c.run(call, "top", (d) => top(this.#c, id, lines, d));
   }
 
   /**
@@ -850,11 +674,10 @@ export class Pop3Client {
    *   await client.dele(1);
    *   await client.quit(); // commits the deletion
    * }
-   * console.log(typeof remove); // "function"
    * ```
    */
   dele(id: number, call?: Pop3CallOptions): Promise<Pop3Status> {
-    return this.#run(call, "dele", (d) => {
+    return this.#c.run(call, "dele", (d) => {
       const n = messageId(id);
       return this.#c.ok(`DELE ${n}`, d, `dele ${n}`);
     });
@@ -869,11 +692,10 @@ export class Pop3Client {
    * async function undo(client: Pop3Client) {
    *   await client.rset();
    * }
-   * console.log(typeof undo); // "function"
    * ```
    */
   rset(call?: Pop3CallOptions): Promise<Pop3Status> {
-    return this.#run(call, "rset", (d) => this.#c.ok("RSET", d, "rset"));
+    return this.#c.run(call, "rset", (d) => this.#c.ok("RSET", d, "rset"));
   }
 
   /**
@@ -885,11 +707,10 @@ export class Pop3Client {
    * async function ping(client: Pop3Client) {
    *   await client.noop();
    * }
-   * console.log(typeof ping); // "function"
    * ```
    */
   noop(call?: Pop3CallOptions): Promise<Pop3Status> {
-    return this.#run(call, "noop", (d) => this.#c.ok("NOOP", d, "noop"));
+    return this.#c.run(call, "noop", (d) => this.#c.ok("NOOP", d, "noop"));
   }
 
   /**
@@ -912,14 +733,13 @@ export class Pop3Client {
    *   ]);
    *   console.log(a.body?.length, b.body?.length, del.status.ok);
    * }
-   * console.log(typeof batch); // "function"
    * ```
    */
   pipeline(
     commands: readonly Pop3PipelineCommand[],
     call?: Pop3CallOptions,
   ): Promise<Pop3PipelineReply[]> {
-    return this.#run(call, "pipeline", (d) => {
+    return this.#c.run(call, "pipeline", (d) => {
       if (!Array.isArray(commands)) {
         throw new TypeError("pipeline takes an array of commands");
       }
@@ -939,26 +759,14 @@ export class Pop3Client {
    * async function firstTwo(client: Pop3Client): Promise<Uint8Array[]> {
    *   return await client.retrMany([1, 2]);
    * }
-   * console.log(typeof firstTwo); // "function"
    * ```
    */
   async retrMany(
     ids: readonly number[],
     call?: Pop3CallOptions,
   ): Promise<Uint8Array[]> {
-    const replies = await this.pipeline(
-      ids.map((id) => ({ command: "RETR", id })),
-      call,
-    );
-    return replies.map((r) => {
-      if (!r.status.ok) {
-        throw new Pop3ResponseError(
-          `retr ${(r.command as { id: number }).id}`,
-          r.status,
-        );
-      }
-      return r.body as Uint8Array;
-    });
+    const batch = ids.map((id) => ({ command: "RETR", id } as const));
+    return allOk(await this.pipeline(batch, call), (r) => r.body!);
   }
 
   /**
@@ -974,26 +782,14 @@ export class Pop3Client {
    *   await client.deleMany([1, 2, 3]);
    *   await client.quit();
    * }
-   * console.log(typeof purge); // "function"
    * ```
    */
   async deleMany(
     ids: readonly number[],
     call?: Pop3CallOptions,
   ): Promise<Pop3Status[]> {
-    const replies = await this.pipeline(
-      ids.map((id) => ({ command: "DELE", id })),
-      call,
-    );
-    return replies.map((r) => {
-      if (!r.status.ok) {
-        throw new Pop3ResponseError(
-          `dele ${(r.command as { id: number }).id}`,
-          r.status,
-        );
-      }
-      return r.status;
-    });
+    const batch = ids.map((id) => ({ command: "DELE", id } as const));
+    return allOk(await this.pipeline(batch, call), (r) => r.status);
   }
 
   /**
@@ -1009,22 +805,10 @@ export class Pop3Client {
    * async function alive(client: Pop3Client): Promise<boolean> {
    *   return (await client.command("NOOP")).ok;
    * }
-   * console.log(typeof alive); // "function"
    * ```
    */
   command(line: string, call?: Pop3CallOptions): Promise<Pop3Status> {
-    return this.#run(call, "command", async (d) => {
-      const verb = checkRawCommand(line);
-      const c = this.#c;
-      if (verb === "USER" || verb === "PASS" || verb === "APOP") c.insecure();
-      const status = await c.cmd(line, d);
-      if (
-        status.ok && (verb === "PASS" || verb === "APOP" || verb === "RPOP")
-      ) {
-        c.loggedIn();
-      }
-      return status;
-    });
+    return this.#c.run(call, "command", (d) => this.#c.commandStep(line, d));
   }
 
   /**
@@ -1040,11 +824,10 @@ export class Pop3Client {
    *   await client.dele(1);
    *   await client.quit();
    * }
-   * console.log(typeof commit); // "function"
    * ```
    */
   quit(call?: Pop3CallOptions): Promise<Pop3Status> {
-    return this.#run(call, "quit", async (d) => {
+    return this.#c.run(call, "quit", async (d) => {
       try {
         return await this.#c.ok("QUIT", d, "quit");
       } finally {
@@ -1064,7 +847,6 @@ export class Pop3Client {
    *   await client.dele(1);
    *   await client.close(); // message 1 is kept
    * }
-   * console.log(typeof keepAll); // "function"
    * ```
    */
   async close(): Promise<void> {
@@ -1083,7 +865,6 @@ export class Pop3Client {
    *   await using client = await Pop3Client.connect({ hostname: "localhost" });
    *   await client.dele(1);
    * } // closed, message 1 kept
-   * console.log(typeof scoped); // "function"
    * ```
    */
   async [Symbol.asyncDispose](): Promise<void> {

@@ -12,15 +12,15 @@ import {
   readPop3Status,
 } from "../io/pop3_status.ts";
 import { saslExchange } from "../io/sasl.ts";
-import { Session } from "../io/session.ts";
+import { Session, type SessionCall } from "../io/session.ts";
 import { refuseInsecureAuth, sessionConfig } from "../io/client_options.ts";
 import { checkCredentials } from "../auth/validate_credentials.ts";
-import { assertCredentials } from "../io/validate.ts";
+import { assertCredentials, assertSafe } from "../io/validate.ts";
 import type { TlsOptions } from "../tls/conn.ts";
 import { defaultConnector } from "../tls/connect.ts";
 import { apopDigest, findApopTimestamp } from "./apop.ts";
 import { BodyBuffer } from "./body.ts";
-import { latin1, redact, statusLine } from "./commands.ts";
+import { checkRawCommand, latin1, redact, statusLine } from "./commands.ts";
 import {
   Pop3AuthenticationError,
   Pop3Error,
@@ -88,6 +88,20 @@ export class Pop3Connection {
 
   hasCapability(name: string): boolean {
     return this.capa?.has(name.toUpperCase()) ?? false;
+  }
+
+  /** One public call: not while a message stream is open, in turn, one deadline. */
+  async run<T>(
+    call: SessionCall | undefined,
+    phase: string,
+    fn: (d: Deadline) => Promise<T>,
+    connect = false,
+  ): Promise<T> {
+    this.notStreaming();
+    return await this.session.run(call, phase, (d) => {
+      this.notStreaming();
+      return fn(d);
+    }, { connect });
   }
 
   /** Refuse while a message stream holds the connection. */
@@ -470,5 +484,67 @@ export class Pop3Connection {
       );
     }
     return reply;
+  }
+
+  /** USER, sent by hand (poplib's `user`). */
+  async userStep(username: string, d: Deadline): Promise<Pop3Status> {
+    assertSafe(username, "username");
+    this.notAuthenticated();
+    this.insecure();
+    const status = await this.cmd(`USER ${username}`, d);
+    if (!status.ok) throw new Pop3AuthenticationError("user refused", status);
+    return status;
+  }
+
+  /** PASS (or RPOP) by hand: logged in on `+OK`. */
+  async passStep(
+    verb: "PASS" | "RPOP",
+    secret: string,
+    d: Deadline,
+  ): Promise<Pop3Status> {
+    assertSafe(secret, verb === "PASS" ? "password" : "username");
+    this.notAuthenticated();
+    if (verb === "PASS") this.insecure();
+    const status = await this.cmd(`${verb} ${secret}`, d);
+    if (!status.ok) {
+      throw new Pop3AuthenticationError("authentication failed", status);
+    }
+    this.loggedIn();
+    return status;
+  }
+
+  /** APOP by hand: refused before a byte without a greeting timestamp. */
+  apopStep(username: string, secret: string, d: Deadline): Promise<Pop3Status> {
+    assertSafe(username, "username");
+    assertSafe(secret, "secret");
+    this.notAuthenticated();
+    if (this.timestamp === undefined) {
+      throw new Pop3NotSupportedError("server greeting has no apop timestamp");
+    }
+    this.insecure();
+    return this.apop(username, secret, d);
+  }
+
+  /** UTF8 (RFC 6856), before login, when offered. */
+  async utf8Step(d: Deadline): Promise<Pop3Status> {
+    this.notAuthenticated();
+    const capa = await this.capabilities(d);
+    if (!capa.has("UTF8")) {
+      throw new Pop3NotSupportedError("server does not offer utf8");
+    }
+    const status = await this.ok("UTF8", d, "utf8");
+    this.utf8 = true;
+    return status;
+  }
+
+  /** A raw single-line command (checked); credentials only under TLS. */
+  async commandStep(line: string, d: Deadline): Promise<Pop3Status> {
+    const verb = checkRawCommand(line);
+    if (verb === "USER" || verb === "PASS" || verb === "APOP") this.insecure();
+    const status = await this.cmd(line, d);
+    if (status.ok && (verb === "PASS" || verb === "APOP" || verb === "RPOP")) {
+      this.loggedIn();
+    }
+    return status;
   }
 }

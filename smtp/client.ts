@@ -85,7 +85,6 @@ export class SmtpClient {
    *   const client = await SmtpClient.connect({ hostname: "localhost", port: 587 });
    *   await client.quit();
    * }
-   * console.log(typeof check); // "function"
    * ```
    */
   static async connect(options: SmtpClientOptions = {}): Promise<SmtpClient> {
@@ -103,7 +102,6 @@ export class SmtpClient {
    * function banner(client: SmtpClient): string | undefined {
    *   return client.welcome?.text; // e.g. "smtp.example.com ESMTP"
    * }
-   * console.log(typeof banner); // "function"
    * ```
    */
   get welcome(): SmtpReply | undefined {
@@ -134,7 +132,6 @@ export class SmtpClient {
    * function limits(client: SmtpClient) {
    *   return { auth: client.features.get("AUTH"), size: client.features.get("SIZE") };
    * }
-   * console.log(typeof limits); // "function"
    * ```
    */
   get features(): ReadonlyMap<string, string> {
@@ -166,7 +163,6 @@ export class SmtpClient {
    *   const info = client.tlsInfo;
    *   return `${info?.protocol} ${info?.peerCertificates?.[0]?.subject}`;
    * }
-   * console.log(typeof describeTls); // "function"
    * ```
    */
   get tlsInfo(): TlsInfo | undefined {
@@ -210,7 +206,6 @@ export class SmtpClient {
    * function greeted(client: SmtpClient): boolean {
    *   return client.heloReply?.code === 250;
    * }
-   * console.log(typeof greeted); // "function"
    * ```
    */
   get heloReply(): SmtpReply | undefined {
@@ -246,7 +241,6 @@ export class SmtpClient {
    *   console.log(greeting.code); // 220
    *   return client;
    * }
-   * console.log(typeof open); // "function"
    * ```
    */
   connect(call?: SmtpCallOptions): Promise<SmtpReply> {
@@ -268,7 +262,6 @@ export class SmtpClient {
    * async function alive(client: SmtpClient): Promise<boolean> {
    *   return (await client.command("NOOP")).code === 250;
    * }
-   * console.log(typeof alive); // "function"
    * ```
    */
   command(line: string, call?: SmtpCallOptions): Promise<SmtpReply> {
@@ -289,7 +282,6 @@ export class SmtpClient {
    *   const reply = await client.ehlo("me.example.com");
    *   console.log(reply.code, client.hasExtension("PIPELINING")); // 250 true
    * }
-   * console.log(typeof reGreet); // "function"
    * ```
    */
   ehlo(name?: string, call?: SmtpCallOptions): Promise<SmtpReply> {
@@ -306,7 +298,6 @@ export class SmtpClient {
    *   const reply = await client.helo("me.example.com");
    *   console.log(reply.code, client.esmtp); // 250 false
    * }
-   * console.log(typeof oldSchool); // "function"
    * ```
    */
   helo(name?: string, call?: SmtpCallOptions): Promise<SmtpReply> {
@@ -323,7 +314,6 @@ export class SmtpClient {
    * async function greet(client: SmtpClient) {
    *   await client.ehloOrHelo(); // nothing sent: connect() already greeted
    * }
-   * console.log(typeof greet); // "function"
    * ```
    */
   ehloOrHelo(call?: SmtpCallOptions): Promise<void> {
@@ -345,7 +335,6 @@ export class SmtpClient {
    *   await client.startTls({ servername: "smtp.example.com" });
    *   console.log(client.secure); // true
    * }
-   * console.log(typeof upgrade); // "function"
    * ```
    */
   startTls(
@@ -371,7 +360,6 @@ export class SmtpClient {
    *   const reply = await client.login("me@example.com", password);
    *   console.log(reply?.code, client.authenticated); // 235 true
    * }
-   * console.log(typeof login); // "function"
    * ```
    */
   login(
@@ -391,7 +379,6 @@ export class SmtpClient {
    * async function oauth(client: SmtpClient, accessToken: string) {
    *   await client.loginWithToken("me@gmail.com", accessToken);
    * }
-   * console.log(typeof oauth); // "function"
    * ```
    */
   loginWithToken(
@@ -426,7 +413,6 @@ export class SmtpClient {
    *   const reply = await client.auth(new PlainMechanism({ username: "me", password }));
    *   console.log(reply?.code); // 235
    * }
-   * console.log(typeof plain); // "function"
    * ```
    */
   auth(
@@ -448,7 +434,6 @@ export class SmtpClient {
    * async function exists(client: SmtpClient): Promise<boolean> {
    *   return (await client.verify("postmaster")).code === 250; // 252: cannot verify, will try
    * }
-   * console.log(typeof exists); // "function"
    * ```
    */
   verify(address: string, call?: SmtpCallOptions): Promise<SmtpReply> {
@@ -468,7 +453,6 @@ export class SmtpClient {
    *   const reply = await client.expn("staff");
    *   return reply.code === 250 ? reply.lines : []; // one member per line
    * }
-   * console.log(typeof members); // "function"
    * ```
    */
   expn(list: string, call?: SmtpCallOptions): Promise<SmtpReply> {
@@ -487,7 +471,6 @@ export class SmtpClient {
    * async function helpOn(client: SmtpClient): Promise<string> {
    *   return (await client.help("MAIL")).text;
    * }
-   * console.log(typeof helpOn); // "function"
    * ```
    */
   help(topic?: string, call?: SmtpCallOptions): Promise<SmtpReply> {
@@ -506,7 +489,6 @@ export class SmtpClient {
    * async function ping(client: SmtpClient): Promise<number> {
    *   return (await client.noop()).code; // 250
    * }
-   * console.log(typeof ping); // "function"
    * ```
    */
   noop(call?: SmtpCallOptions): Promise<SmtpReply> {
@@ -523,7 +505,6 @@ export class SmtpClient {
    *   await client.mail("me@example.com");
    *   await client.rset(); // forget the sender
    * }
-   * console.log(typeof startOver); // "function"
    * ```
    */
   rset(call?: SmtpCallOptions): Promise<SmtpReply> {
@@ -546,7 +527,6 @@ export class SmtpClient {
    *   const reply = await client.mail("me@example.com");
    *   if (reply.code !== 250) await client.rset();
    * }
-   * console.log(typeof begin); // "function"
    * ```
    */
   mail(
@@ -575,7 +555,6 @@ export class SmtpClient {
    *   const reply = await client.rcpt("you@example.com");
    *   console.log(reply.code); // 250, or 251: will forward
    * }
-   * console.log(typeof envelope); // "function"
    * ```
    */
   rcpt(
@@ -606,7 +585,6 @@ export class SmtpClient {
    *   const reply = await client.data("Subject: hi\r\n\r\nHello\r\n");
    *   console.log(reply.code); // 250
    * }
-   * console.log(typeof byHand); // "function"
    * ```
    */
   data(data: MessageData, call?: SmtpCallOptions): Promise<SmtpReply> {
@@ -630,7 +608,6 @@ export class SmtpClient {
    *   const reply = await client.bdat(encoder.encode("Hello\r\n"), { last: true });
    *   console.log(reply.code); // 250
    * }
-   * console.log(typeof chunked); // "function"
    * ```
    */
   bdat(
@@ -668,7 +645,6 @@ export class SmtpClient {
    *   });
    *   console.log(accepted, refused.size); // ["you@example.com", "them@example.com"] 0
    * }
-   * console.log(typeof send); // "function"
    * ```
    */
   sendMail(options: SendMailOptions): Promise<SendResult> {
@@ -701,7 +677,6 @@ export class SmtpClient {
    *   });
    *   console.log(accepted); // ["boss@example.com"]
    * }
-   * console.log(typeof notify); // "function"
    * ```
    */
   send(options: SendOptions): Promise<SendResult> {
@@ -734,7 +709,6 @@ export class SmtpClient {
    *   );
    *   console.log(accepted); // ["you@example.com", "boss@example.com"]; no Bcc line sent
    * }
-   * console.log(typeof send); // "function"
    * ```
    */
   sendMessage(
@@ -761,7 +735,6 @@ export class SmtpClient {
    *   const reply = await client.quit();
    *   console.log(reply?.code, client.connected); // 221 false
    * }
-   * console.log(typeof bye); // "function"
    * ```
    */
   quit(call?: SmtpCallOptions): Promise<SmtpReply | undefined> {
@@ -780,7 +753,6 @@ export class SmtpClient {
    *   await client.close(); // no QUIT: the server just sees the connection end
    *   console.log(client.connected); // false
    * }
-   * console.log(typeof drop); // "function"
    * ```
    */
   async close(): Promise<void> {
@@ -798,7 +770,6 @@ export class SmtpClient {
    *   await using client = await SmtpClient.connect({ hostname: "smtp.example.com" });
    *   await client.noop();
    * } // QUIT sent (waiting at most 5 s), then closed
-   * console.log(typeof scoped); // "function"
    * ```
    */
   async [Symbol.asyncDispose](): Promise<void> {
