@@ -1,7 +1,6 @@
 // Pop3Client: poplib's POP3 on Web streams; the public face of a Pop3Connection.
 
 import type { SaslMechanism } from "../auth/mechanism.ts";
-import type { Deadline } from "../io/deadline.ts";
 import { checkOptions, type Spec } from "../io/options.ts";
 import type { Pop3Status } from "../io/pop3_status.ts";
 import type { TlsInfo, TlsOptions } from "../tls/conn.ts";

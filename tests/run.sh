@@ -7,7 +7,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 bin=node_modules/.bin
 fail=0
-step() { printf '\n== %s\n' "$*"; }
+started=$SECONDS
+step() { printf '\n== %s (at %ss)\n' "$*" "$((SECONDS - started))"; }
 gate() { # name, command...
   local name=$1; shift
   step "$name"
@@ -97,5 +98,6 @@ printf '\n== summary\ndeno: %s passed, %s failed (exit %s)\nbun: %s passed, %s f
 total_pass=$((dpass + ${bp:-0} + ${np:-0} + ${ncp:-0} + wpass + cpass))
 total_fail=$((dfail + ${bf:-0} + ${nf:-0} + ${ncf:-1} + wfail + cfail))
 if [ "$fail" -ne 0 ] && [ "$total_fail" -eq 0 ]; then total_fail=1; fi
+echo "whole suite: $((SECONDS - started)) s"
 echo "$total_pass passed, $total_fail failed"
 exit "$fail"
