@@ -122,7 +122,10 @@ export const CLIENT_SPEC: Spec = {
 export const CREDENTIALS_SPEC: Spec = {
   username: safeString,
   password: safeString,
-  accessToken: safeString,
+  accessToken: (value, name) => {
+    // A token, or a provider of one (a function; its token is checked when it comes).
+    if (typeof value !== "function") safeString(value, name);
+  },
   authzid: safeString,
   mechanism: safeString,
 };
@@ -148,7 +151,12 @@ export function tlsModeHint(value: unknown): string | undefined {
 }
 
 /** Refuse an `auth` option that can't log in. @internal */
-export function checkAuth(auth: Credentials | undefined, owner: string): void {
+export function checkAuth(
+  auth:
+    | (Omit<Credentials, "accessToken"> & { accessToken?: unknown })
+    | undefined,
+  owner: string,
+): void {
   if (!auth) return;
   if (auth.username === undefined) {
     throw new TypeError(`${owner} options: auth needs a username`);
@@ -240,7 +248,11 @@ export type Disconnected = (
  * @internal
  */
 export function checkClientOptions(
-  options: (ClientOptions & { auth?: Credentials }) | undefined,
+  options:
+    | (ClientOptions & {
+      auth?: Omit<Credentials, "accessToken"> & { accessToken?: unknown };
+    })
+    | undefined,
   spec: Spec,
   owner: string,
 ): void {

@@ -1,12 +1,26 @@
+// Deadline: the point in time (and the AbortSignal) that bounds one whole operation, with at most one timer.
 import { AbortedError, type MailwireError, TimeoutError } from "../errors.ts";
 
 /** setTimeout takes a signed 32-bit delay; longer ones fire at once. */
 const MAX_TIMER = 2 ** 31 - 1;
 
+/** One wait in progress: how to fail it. */
+interface Pending {
+  onFail: () => void;
+  reject: (err: MailwireError) => void;
+  what: string;
+}
+
 /**
  * A point in time by which an operation must finish, plus an optional
  * AbortSignal. One deadline bounds a whole operation (all its reads and
  * writes), so a peer that drips one byte a second cannot keep it alive.
+ *
+ * With `shared` (what every public call gets), the deadline arms one timer
+ * and one abort listener on its first wait and keeps them for its life,
+ * however many reads and writes wait on it (concurrent ones included);
+ * {@linkcode Deadline.dispose} releases them when the call ends. Without
+ * it, each wait arms and clears its own timer (nothing to dispose).
  */
 export class Deadline {
   /** The budget in milliseconds (Infinity for none). */
@@ -14,13 +28,23 @@ export class Deadline {
   /** The caller's signal, if any. */
   readonly signal: AbortSignal | undefined;
   #at: number;
+  readonly #shared: boolean;
+  #armed = false;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #pending: Set<Pending> | undefined;
+  #onAbort: (() => void) | undefined;
 
-  constructor(ms: number | undefined, signal?: AbortSignal) {
+  constructor(
+    ms: number | undefined,
+    signal?: AbortSignal,
+    options?: { shared?: boolean },
+  ) {
     this.ms = ms === undefined || ms <= 0 || !Number.isFinite(ms)
       ? Infinity
       : ms;
     this.signal = signal;
     this.#at = this.ms === Infinity ? Infinity : performance.now() + this.ms;
+    this.#shared = options?.shared ?? false;
   }
 
   /** Milliseconds left (Infinity for none, 0 when passed). */
@@ -45,6 +69,7 @@ export class Deadline {
   race<T>(promise: Promise<T>, onFail: () => void, what: string): Promise<T> {
     const signal = this.signal;
     if (this.#at === Infinity && !signal) return promise;
+    if (this.#shared) return this.#sharedRace(promise, onFail, what);
     return new Promise<T>((resolve, reject) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const fail = (err: MailwireError) => {
@@ -83,6 +108,82 @@ export class Deadline {
         },
       );
     });
+  }
+
+  /** Release the timer and the abort listener of a shared deadline (idempotent). */
+  dispose(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#onAbort) this.signal?.removeEventListener("abort", this.#onAbort);
+    this.#onAbort = undefined;
+  }
+
+  #sharedRace<T>(
+    promise: Promise<T>,
+    onFail: () => void,
+    what: string,
+  ): Promise<T> {
+    const early = this.signal?.aborted
+      ? this.#abortError(what)
+      : this.remaining() === 0
+      ? this.#timeoutError(what)
+      : undefined;
+    if (early) {
+      try {
+        onFail();
+      } catch { /* best effort */ }
+      promise.catch(() => {});
+      return Promise.reject(early);
+    }
+    if (!this.#armed) this.#arm();
+    const pending = (this.#pending ??= new Set());
+    return new Promise<T>((resolve, reject) => {
+      const p: Pending = { onFail, reject, what };
+      pending.add(p);
+      promise.then(
+        (value) => {
+          pending.delete(p);
+          resolve(value);
+        },
+        (err) => {
+          pending.delete(p);
+          reject(err);
+        },
+      );
+    });
+  }
+
+  /** First wait of a shared deadline: one timer, one listener, for its life. */
+  #arm(): void {
+    this.#armed = true;
+    const left = this.remaining();
+    const step = (ms: number): void => {
+      this.#timer = setTimeout(() => {
+        if (ms > MAX_TIMER) return step(ms - MAX_TIMER);
+        this.#timer = undefined;
+        this.#at = 0;
+        this.#failAll((what) => this.#timeoutError(what));
+      }, Math.min(ms, MAX_TIMER));
+    };
+    if (left !== Infinity) step(left);
+    const signal = this.signal;
+    if (signal) {
+      this.#onAbort = () => this.#failAll((what) => this.#abortError(what));
+      signal.addEventListener("abort", this.#onAbort, { once: true });
+    }
+  }
+
+  #failAll(error: (what: string) => MailwireError): void {
+    const pending = this.#pending;
+    if (!pending || pending.size === 0) return;
+    const all = [...pending];
+    pending.clear();
+    for (const p of all) {
+      try {
+        p.onFail();
+      } catch { /* closing is best effort */ }
+      p.reject(error(p.what));
+    }
   }
 
   /** The timer fired: the deadline has passed, whatever the clocks' rounding says. */

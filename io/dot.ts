@@ -38,15 +38,22 @@ export class DotStuffer {
     this.#stuff = stuff;
   }
 
-  /** Encode one chunk. May return the chunk itself when nothing changes. */
-  push(chunk: Uint8Array): Uint8Array {
+  /**
+   * Encode one chunk. May return the chunk itself when nothing changes.
+   * `scratch`, when given and at least `2 * chunk.length + 2` bytes, holds
+   * the output instead of a fresh buffer (a streaming sender reuses one
+   * once its previous output was written): no garbage per chunk.
+   */
+  push(chunk: Uint8Array, scratch?: Uint8Array): Uint8Array {
     const n = chunk.length;
     if (n === 0) return chunk;
     if (!this.#pendingCr && this.#isClean(chunk)) {
       this.#lineStart = chunk[n - 1] === LF;
       return chunk;
     }
-    const out = new Uint8Array(2 * n + 2);
+    const out = scratch && scratch.length >= 2 * n + 2
+      ? scratch
+      : new Uint8Array(2 * n + 2);
     let o = 0;
     let i = 0;
     let lineStart = this.#lineStart;

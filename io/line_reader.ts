@@ -187,10 +187,12 @@ export class LineReader {
     }
     const need = len + chunk.length;
     if (!this.#owned || this.#buf.length < need) {
+      // Room for half as much again: the next chunk (with the partial line
+      // it leaves) then fits without another allocation.
       const spare = this.#spare;
       const next = !this.#owned && spare && spare.length >= need
         ? spare
-        : new Uint8Array(Math.max(need, 2 * len, 16384));
+        : new Uint8Array(Math.max(need + (need >> 1), 2 * len, 16384));
       this.#spare = undefined;
       next.set(this.#buf.subarray(this.#start, this.#end));
       this.#buf = next;

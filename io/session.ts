@@ -176,13 +176,16 @@ export class Session {
     }
     this.#active = true;
     this.#phase = phase;
+    let d: Deadline | undefined;
     try {
       const ms = call?.timeout ??
         (options.connect ? this.#config.connectTimeout : this.#config.timeout);
-      return await fn(new Deadline(ms, signal));
+      d = new Deadline(ms, signal, { shared: true });
+      return await fn(d);
     } catch (err) {
       throw this.annotate(err, this.#phase);
     } finally {
+      d?.dispose();
       this.#active = false;
       // The client's signal fired while this call ran, yet it finished:
       // close now, as when idle.

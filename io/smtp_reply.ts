@@ -104,13 +104,55 @@ export async function readSmtpReply(
   limits: ReplyLimits,
   onFail: () => void,
 ): Promise<SmtpReply> {
+  return await finishReply(reader, deadline, limits, onFail);
+}
+
+/**
+ * Whether `line` is a whole single-line reply with code `quick` (a
+ * terminating `NNN ` or a bare `NNN`), checked on the bytes alone.
+ */
+export function isQuickLine(line: Uint8Array, quick: number): boolean {
+  const a = line[0] - 48, b = line[1] - 48, c = line[2] - 48;
+  return (line.length === 3 || line[3] === 32) && a >= 0 && a <= 9 &&
+    b >= 0 && b <= 9 && c >= 0 && c <= 9 && a * 100 + b * 10 + c === quick;
+}
+
+/**
+ * Read one reply, but when it is a single line with code `quick` (e.g. 250
+ * to a RCPT), return just the code: nothing is decoded or allocated. Any
+ * other reply comes back whole, as from {@linkcode readSmtpReply}. `first`:
+ * its first line, when the caller already took it from the reader.
+ */
+export async function readSmtpReplyCode(
+  reader: LineReader,
+  deadline: Deadline,
+  limits: ReplyLimits,
+  onFail: () => void,
+  quick: number,
+  first?: Uint8Array,
+): Promise<number | SmtpReply> {
+  const raw = first ?? reader.tryReadLine(deadline) ??
+    await reader.readLine(deadline);
+  if (isQuickLine(raw, quick)) return quick;
+  return await finishReply(reader, deadline, limits, onFail, raw);
+}
+
+/** The rest of readSmtpReply, optionally from an already read first line. */
+async function finishReply(
+  reader: LineReader,
+  deadline: Deadline,
+  limits: ReplyLimits,
+  onFail: () => void,
+  first?: Uint8Array,
+): Promise<SmtpReply> {
   const what = limits.what ?? "smtp reply";
   const lines: string[] = [];
   let code = 0;
   let bytes = 0;
   for (;;) {
-    const raw = reader.tryReadLine(deadline) ??
+    const raw = first ?? reader.tryReadLine(deadline) ??
       await reader.readLine(deadline);
+    first = undefined;
     let parsed;
     try {
       parsed = parseReplyLine(raw);

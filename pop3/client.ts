@@ -1,6 +1,7 @@
 // Pop3Client: poplib's POP3 on Web streams; the public face of a Pop3Connection.
 
 import type { SaslMechanism } from "../auth/mechanism.ts";
+import type { TokenProvider } from "../io/oauth.ts";
 import { checkOptions, type Spec } from "../io/options.ts";
 import type { Pop3Status } from "../io/pop3_status.ts";
 import type { TlsInfo, TlsOptions } from "../tls/conn.ts";
@@ -310,7 +311,10 @@ export class Pop3Client {
    * Log in with an OAuth 2 access token (XOAUTH2, or OAUTHBEARER), as Gmail
    * and Microsoft 365 want. Long tokens wait for the server's empty
    * challenge instead of riding on the AUTH line (RFC 5034's 255 octets).
-   * The token is checked before a byte is sent.
+   * The token is checked before a byte is sent. `accessToken` may be a
+   * provider (`() => Promise<string>`): it is asked once more after a
+   * failed token login, and the login tried once more; the server's JSON
+   * error (status, scope) is on the error's `oauth`.
    *
    * @example
    * ```ts
@@ -322,7 +326,7 @@ export class Pop3Client {
    */
   loginWithToken(
     username: string,
-    accessToken: string,
+    accessToken: string | TokenProvider,
     options?: Pop3LoginOptions,
   ): Promise<Pop3Status> {
     return this.#c.run(options, "auth", (d) => {

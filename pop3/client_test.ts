@@ -108,7 +108,7 @@ test("login with USER/PASS; -ERR [AUTH] is Pop3AuthenticationError", async () =>
   await client.close();
   assert.equal(
     fake.peer().text,
-    "CAPA\r\nUSER tim\r\nPASS wrong\r\nUSER tim\r\nPASS secret\r\nCAPA\r\n",
+    "CAPA\r\nUSER tim\r\nPASS wrong\r\nUSER tim\r\nPASS secret\r\n",
   );
 });
 
@@ -281,7 +281,7 @@ test("login picks APOP only when asked", async () => {
   await b.close();
   assert.match(
     fake.server.peers[1].text,
-    /^CAPA\r\nAPOP tim [0-9a-f]{32}\r\nCAPA\r\n$/,
+    /^CAPA\r\nAPOP tim [0-9a-f]{32}\r\n$/,
   );
 });
 
@@ -294,10 +294,10 @@ test("login prefers SASL; AUTH PLAIN with initial response; redacted", async () 
   await client.login("tim", "secret", { apop: true });
   assert.equal(
     fake.peer().text,
-    "CAPA\r\nAUTH PLAIN AHRpbQBzZWNyZXQ=\r\nCAPA\r\n",
+    "CAPA\r\nAUTH PLAIN AHRpbQBzZWNyZXQ=\r\n",
   );
   const sent = log.filter((e) => e.direction === "client").map((e) => e.text);
-  assert.deepEqual(sent, ["CAPA", "AUTH PLAIN <redacted>", "CAPA"]);
+  assert.deepEqual(sent, ["CAPA", "AUTH PLAIN <redacted>"]);
   assert.ok(!log.some((e) => e.text.includes("AHRpbQBzZWNyZXQ")));
 });
 
@@ -437,7 +437,7 @@ test("starttls: CAPA, STLS, TLS, CAPA again, then AUTH under TLS", async () => {
   await client.quit();
   assert.equal(
     fake.peer().text,
-    "CAPA\r\nSTLS\r\nCAPA\r\nAUTH PLAIN AHRpbQBzZWNyZXQ=\r\nCAPA\r\nQUIT\r\n",
+    "CAPA\r\nSTLS\r\nCAPA\r\nAUTH PLAIN AHRpbQBzZWNyZXQ=\r\nQUIT\r\n",
   );
 });
 
@@ -526,7 +526,7 @@ test("stls() only before login and only once", async () => {
   assert.equal(client.authenticated, true);
   assert.match(
     fake.peer().text,
-    /^CAPA\r\nSTLS\r\nCAPA\r\nUSER tim\r\nPASS secret\r\nCAPA\r\n$/,
+    /^CAPA\r\nSTLS\r\nCAPA\r\nUSER tim\r\nPASS secret\r\n$/,
   );
   // Logged in without TLS: too late for STLS, nothing sent.
   await using fake2 = await startFake({ capa: [...CAPA, "STLS"] });
@@ -701,4 +701,14 @@ test("implicit TLS on connect", async () => {
   });
   assert.equal(client.secure, true);
   assert.equal((await client.noop()).ok, true);
+});
+
+test("login: USER and PASS in one write when CAPA lists PIPELINING", async () => {
+  await using fake = await startFake({ capa: [...CAPA, "PIPELINING"] });
+  await using client = await Pop3Client.connect(fake.options());
+  await client.login("tim", "secret");
+  assert.ok(fake.chunks.includes("USER tim\r\nPASS secret\r\n"));
+  assert.equal(fake.peer().text, "CAPA\r\nUSER tim\r\nPASS secret\r\n");
+  const err = await client.login("tim", "secret").catch((e) => e);
+  assert.match(String(err), /already authenticated/);
 });

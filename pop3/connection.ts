@@ -12,6 +12,11 @@ import {
   readPop3Status,
 } from "../io/pop3_status.ts";
 import { saslExchange } from "../io/sasl.ts";
+import {
+  loginWithProvider,
+  parseOAuthError,
+  type TokenCredentials,
+} from "../io/oauth.ts";
 import { Session, type SessionCall } from "../io/session.ts";
 import { refuseInsecureAuth, sessionConfig } from "../io/client_options.ts";
 import { checkCredentials } from "../auth/validate_credentials.ts";
@@ -59,6 +64,10 @@ export class Pop3Connection {
   capa: Map<string, string[]> | undefined;
   /** The `-ERR` to the last CAPA, when the server has none. */
   capaRefusal: Pop3Status | undefined;
+  /** `capa` is from before login (kept until a capability it lacks is wanted). */
+  capaStale = false;
+  /** Message sizes from the last LIST (preallocation, pipeline windows). */
+  sizes: Map<number, number> | undefined;
   authenticated = false;
   utf8 = false;
   /** The open message stream, if any: the connection is busy until it ends. */
@@ -151,6 +160,8 @@ export class Pop3Connection {
   /** Forget what this connection learned (after a close, or STLS). */
   forget(): void {
     this.capa = undefined;
+    this.capaStale = false;
+    this.sizes = undefined;
     this.capaRefusal = undefined;
     this.authenticated = false;
     this.utf8 = false;
@@ -251,9 +262,14 @@ export class Pop3Connection {
   }
 
   /** Read a message body (RETR/TOP) after its +OK. */
-  async body(status: Pop3Status, d: Deadline): Promise<Uint8Array> {
+  async body(
+    status: Pop3Status,
+    d: Deadline,
+    id?: number,
+  ): Promise<Uint8Array> {
     const buffer = new BodyBuffer(
-      announcedSize(status.text),
+      announcedSize(status.text) ??
+        (id !== undefined ? this.sizes?.get(id) : undefined),
       this.o.maxMessageBytes,
     );
     await this.multiline(d, true, (line) => buffer.push(line));
@@ -302,8 +318,23 @@ export class Pop3Connection {
     return capa;
   }
 
+  /**
+   * Whether the server offers `name`. A list from before login that lacks
+   * it is asked for again (once) after login.
+   */
+  async has(name: string, d: Deadline): Promise<boolean> {
+    let capa = await this.capabilities(d);
+    if (!capa.has(name) && this.capaStale) {
+      this.capa = undefined;
+      this.capaStale = false;
+      capa = await this.capabilities(d);
+    }
+    return capa.has(name);
+  }
+
   /** When the server lists capabilities and lacks `name`: Pop3NotSupportedError. */
   async need(name: string, d: Deadline): Promise<void> {
+    await this.has(name, d);
     const capa = await this.capabilities(d);
     if (!this.capaRefusal && !capa.has(name)) {
       throw new Pop3NotSupportedError(
@@ -347,8 +378,39 @@ export class Pop3Connection {
     if (this.authenticated) throw new Pop3Error("already authenticated");
   }
 
+  loggedIn(): void {
+    this.authenticated = true;
+    // May change after login (RFC 2449 §5): kept, but asked again when a
+    // capability it lacks is wanted.
+    if (this.capa) this.capaStale = true;
+  }
+
   /** Log in, choosing SASL, APOP or USER/PASS (see chooseLogin). */
-  async login(
+  /**
+   * Log in; a token provider is asked for the token, and once more (with
+   * one more attempt) after a failed XOAUTH2/OAUTHBEARER login.
+   */
+  login(
+    credentials: TokenCredentials,
+    options: Pop3LoginOptions,
+    d: Deadline,
+  ): Promise<Pop3Status> {
+    const { accessToken, ...rest } = credentials;
+    // Before a byte is sent (CAPA included); a provided token when it comes.
+    assertCredentials(
+      typeof accessToken === "function" ? rest : credentials as Credentials,
+    );
+    return loginWithProvider(
+      credentials,
+      d,
+      (c) => this.loginOnce(c, options, d),
+      (err) =>
+        err instanceof Pop3AuthenticationError && this.connected &&
+        !this.authenticated,
+    );
+  }
+
+  async loginOnce(
     credentials: Credentials,
     options: Pop3LoginOptions,
     d: Deadline,
@@ -382,13 +444,9 @@ export class Pop3Connection {
     } else {
       status = await this.auth(method.mechanism, options, d);
     }
-    await this.capabilities(d);
+    // No CAPA after login unless a capability is wanted that the list from
+    // before login lacked (see `has`): it would change nothing.
     return status;
-  }
-
-  loggedIn(): void {
-    this.authenticated = true;
-    this.capa = undefined; // may change after login (RFC 2449 §5); asked again when needed
   }
 
   async userPass(
@@ -396,9 +454,18 @@ export class Pop3Connection {
     password: string,
     d: Deadline,
   ): Promise<Pop3Status> {
-    const user = await this.cmd(`USER ${username}`, d);
-    if (!user.ok) throw new Pop3AuthenticationError("user refused", user);
-    const pass = await this.cmd(`PASS ${password}`, d);
+    let user: Pop3Status, pass: Pop3Status;
+    if (this.o.pipelining && this.capa?.has("PIPELINING")) {
+      // One round trip (RFC 2449 §6.6); a refused USER makes PASS fail too.
+      await this.send([`USER ${username}`, `PASS ${password}`], d);
+      user = await this.status(d);
+      pass = await this.status(d);
+      if (!user.ok) throw new Pop3AuthenticationError("user refused", user);
+    } else {
+      user = await this.cmd(`USER ${username}`, d);
+      if (!user.ok) throw new Pop3AuthenticationError("user refused", user);
+      pass = await this.cmd(`PASS ${password}`, d);
+    }
     if (!pass.ok) {
       throw new Pop3AuthenticationError("authentication failed", pass);
     }
@@ -446,7 +513,7 @@ export class Pop3Connection {
       );
     }
     let final: Pop3Status | undefined;
-    await saslExchange(this.session, d, mechanism, {
+    const exchange = saslExchange(this.session, d, mechanism, {
       read: async (rd) => {
         const reply = await this.saslReply(rd);
         if ("continuation" in reply) {
@@ -461,6 +528,16 @@ export class Pop3Connection {
       initialResponse: options.initialResponse ?? true,
       maxInitialLine: MAX_AUTH_LINE,
     });
+    try {
+      await exchange;
+    } catch (err) {
+      // A failed token login carries the server's decoded OAuth error.
+      const text = (mechanism as { error?: unknown }).error;
+      if (err instanceof Pop3AuthenticationError && typeof text === "string") {
+        err.oauth = parseOAuthError(text);
+      }
+      throw err;
+    }
     this.loggedIn();
     return final!;
   }

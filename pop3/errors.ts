@@ -1,4 +1,5 @@
 import type { Pop3Status } from "../io/pop3_status.ts";
+import type { OAuthErrorInfo } from "../io/oauth.ts";
 import { MailwireError } from "../errors.ts";
 
 /**
@@ -145,7 +146,10 @@ export class Pop3ResponseError extends Pop3Error {
  * console.log(err.invalidCredentials); // true
  * ```
  */
-export class Pop3AuthenticationError extends Pop3ResponseError {}
+export class Pop3AuthenticationError extends Pop3ResponseError {
+  /** A failed XOAUTH2/OAUTHBEARER login: the server's error decoded (status, scope). */
+  oauth?: OAuthErrorInfo;
+}
 
 /**
  * The server closed the connection, or a method needing a connection was

@@ -48,7 +48,10 @@ export async function list(
   }
   await c.ok("LIST", d, "list");
   const lines = await c.lines(d, "list response");
-  return c.parse(() => parseScanListings(lines));
+  const listing = c.parse(() => parseScanListings(lines));
+  // Kept to preallocate RETR buffers and size pipeline windows.
+  c.sizes = new Map(listing.map((m) => [m.id, m.size]));
+  return listing;
 }
 
 /** UIDL, or UIDL `id` (refused before a byte when CAPA lacks UIDL). @internal */
@@ -76,7 +79,7 @@ export async function retr(
 ): Promise<Uint8Array> {
   const n = messageId(id);
   const status = await c.ok(`RETR ${n}`, d, `retr ${n}`);
-  return await c.body(status, d);
+  return await c.body(status, d, n);
 }
 
 /** TOP (refused before a byte when CAPA lacks TOP). @internal */

@@ -63,3 +63,4 @@ export type { Pop3Status } from "../io/pop3_status.ts";
 // The errors the client throws and the types its signatures use, so this
 // entry point is self-contained.
 export * from "../io/client_exports.ts";
+export type { OAuthErrorInfo, TokenProvider } from "../io/oauth.ts";

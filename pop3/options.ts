@@ -1,6 +1,7 @@
 // Pop3Client's options and per-call options, with the strict checking and defaults applied at construction.
 
 import type { Credentials } from "../auth/mechanism.ts";
+import type { TokenProvider } from "../io/oauth.ts";
 import {
   authOption,
   checkClientOptions,
@@ -47,7 +48,13 @@ export type Pop3TlsMode = "starttls" | "implicit" | "none";
  * console.log(auth.mechanism); // "USER"
  * ```
  */
-export interface Pop3AuthOptions extends Credentials {
+export interface Pop3AuthOptions extends Omit<Credentials, "accessToken"> {
+  /**
+   * An OAuth 2 access token (XOAUTH2/OAUTHBEARER), or a provider of one:
+   * asked at each login, and once more (with one more attempt) after a
+   * failed token login.
+   */
+  accessToken?: string | TokenProvider;
   /**
    * Force a method: a SASL mechanism name (e.g. `"PLAIN"`), `"APOP"` or
    * `"USER"` (USER/PASS). Default: see {@linkcode Pop3Client.login}.

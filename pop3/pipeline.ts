@@ -11,13 +11,21 @@ import {
 } from "./parse.ts";
 import type { Pop3PipelineCommand, Pop3PipelineReply } from "./types.ts";
 
-/** Commands in flight at most in a pipelined batch. */
-const WINDOW = 64;
+/**
+ * Command bytes in flight at most: a server that stops reading while its
+ * answers pile up (ours are read as they come) can't make a write of ours
+ * wait forever on a full socket buffer.
+ */
+const COMMAND_WINDOW = 16 * 1024;
+/** Answer bytes in flight at most (expected from LIST sizes, when known). */
+const ANSWER_WINDOW = 32 << 20;
+/** An answer's size when nothing better is known (a status line). */
+const STATUS_BYTES = 64;
 
 /** Whether batches may go out in one write. */
 async function pipelining(c: Pop3Connection, d: Deadline): Promise<boolean> {
   if (!c.o.pipelining) return false;
-  return (await c.capabilities(d)).has("PIPELINING");
+  return await c.has("PIPELINING", d);
 }
 
 /**
@@ -35,16 +43,35 @@ export async function runPipeline(
 ): Promise<Pop3PipelineReply[]> {
   if (lines.length === 0) return [];
   if (commands.some((cmd) => cmd.command === "TOP")) await c.need("TOP", d);
-  const window = (await pipelining(c, d)) ? WINDOW : 1;
+  const pipelined = await pipelining(c, d);
   c.session.phase = "pipeline";
   const replies: Pop3PipelineReply[] = [];
+  // Expected answer bytes of each command: a RETR's from LIST, when known.
+  const expected = (i: number) => {
+    const cmd = commands[i];
+    const size = cmd.command === "RETR" ? c.sizes?.get(cmd.id) : undefined;
+    return STATUS_BYTES + (size ?? 0);
+  };
   let sent = 0;
+  let commandBytes = 0; // in flight
+  let answerBytes = 0; // expected, in flight
+  const fits = (j: number) =>
+    commandBytes + lines[j].length + 2 <= COMMAND_WINDOW &&
+    answerBytes + expected(j) <= ANSWER_WINDOW;
   for (let i = 0; i < lines.length; i++) {
-    // Keep between window/2 and window commands in flight.
-    if (sent < lines.length && sent - i <= window / 2) {
-      const upTo = Math.min(lines.length, i + window);
-      await c.send(lines.slice(sent, upTo), d, undefined, sent > i);
-      sent = upTo;
+    // Keep the windows full: refill once they are half empty.
+    if (
+      sent === i ||
+      (pipelined && sent < lines.length && commandBytes <= COMMAND_WINDOW / 2 &&
+        answerBytes <= ANSWER_WINDOW / 2)
+    ) {
+      const from = sent;
+      do {
+        commandBytes += lines[sent].length + 2;
+        answerBytes += expected(sent);
+        sent++;
+      } while (pipelined && sent < lines.length && fits(sent));
+      await c.send(lines.slice(from, sent), d, undefined, from > i);
     }
     const command = commands[i];
     const status = await c.status(d);
@@ -52,8 +79,14 @@ export async function runPipeline(
     if (
       status.ok && (command.command === "RETR" || command.command === "TOP")
     ) {
-      reply.body = await c.body(status, d);
+      reply.body = await c.body(
+        status,
+        d,
+        command.command === "RETR" ? command.id : undefined,
+      );
     }
+    commandBytes -= lines[i].length + 2;
+    answerBytes -= expected(i);
     replies.push(reply);
   }
   return replies;
@@ -94,6 +127,7 @@ export async function listing(
     for (const { id, size } of parseScanListings(list.lines!)) {
       sizes.set(id, size);
     }
+    c.sizes = sizes;
     const uids = parseUidListings(uidl.lines!);
     if (uids.length !== sizes.size) {
       throw new ProtocolError("uidl and list disagree on the messages");

@@ -1,7 +1,8 @@
 // SmtpClient: smtplib's SMTP on Web streams; the public face of an SmtpConnection (LmtpClient is its LMTP dialect).
 
-import type { Credentials, SaslMechanism } from "../auth/mechanism.ts";
-import { checkOptions } from "../io/options.ts";
+import type { SaslMechanism } from "../auth/mechanism.ts";
+import type { TokenCredentials, TokenProvider } from "../io/oauth.ts";
+import { checkCallOptions, checkOptions, func } from "../io/options.ts";
 import type { SmtpReply } from "../io/smtp_reply.ts";
 import { assertSafe } from "../io/validate.ts";
 import type { TlsInfo, TlsOptions } from "../tls/conn.ts";
@@ -13,6 +14,12 @@ import type {
   SmtpLoginOptions,
 } from "./options.ts";
 import type {
+  BatchMessage,
+  ComposedLike,
+  SendManyOptions,
+  SendManyResult,
+} from "./many.ts";
+import type {
   MailOptions,
   MessageData,
   RcptOptions,
@@ -21,10 +28,10 @@ import type {
   SendOptions,
   SendResult,
 } from "./types.ts";
-import type { ComposedMessage } from "../message/message.ts";
 
 const CALL = ["signal", "timeout"];
 const LOGIN_SPEC = keys("mechanism", "preference", "initialResponse", ...CALL);
+const MANY_SPEC = { signal: () => {}, timeout: () => {}, onProgress: func };
 const TLS_SPEC = keys("servername", "caCerts", "allowInvalidCertificates");
 
 /**
@@ -371,19 +378,22 @@ export class SmtpClient {
   }
 
   /**
-   * Log in with an OAuth 2 access token (XOAUTH2, or OAUTHBEARER).
+   * Log in with an OAuth 2 access token (XOAUTH2, or OAUTHBEARER), or with
+   * a provider of one (`() => Promise<string>`). A provider is asked once
+   * more after a failed token login, and the login tried once more; the
+   * server's JSON error (status, scope) is on the error's `oauth`.
    *
    * @example
    * ```ts
    * import type { SmtpClient } from "@mailwire/mailwire/smtp";
-   * async function oauth(client: SmtpClient, accessToken: string) {
-   *   await client.loginWithToken("me@gmail.com", accessToken);
+   * async function oauth(client: SmtpClient, refresh: () => Promise<string>) {
+   *   await client.loginWithToken("me@gmail.com", refresh); // refresh() again if the token expired
    * }
    * ```
    */
   loginWithToken(
     username: string,
-    accessToken: string,
+    accessToken: string | TokenProvider,
     options?: SmtpLoginOptions,
   ): Promise<SmtpReply | undefined> {
     return this.#login({ username, accessToken }, options);
@@ -391,7 +401,7 @@ export class SmtpClient {
 
   /** login() and loginWithToken(): options checked, then the login step in turn. */
   #login(
-    credentials: Credentials,
+    credentials: TokenCredentials,
     options: SmtpLoginOptions | undefined,
   ): Promise<SmtpReply | undefined> {
     const c = this.#c;
@@ -648,11 +658,70 @@ export class SmtpClient {
    * ```
    */
   sendMail(options: SendMailOptions): Promise<SendResult> {
-    return this.#c.session.run(
-      options,
-      "mail",
-      (d) => this.#c.sendMail(options, d),
-    );
+    const c = this.#c;
+    let t;
+    try {
+      checkCallOptions(options, "mail");
+      t = c.mailTransaction(options);
+    } catch (err) {
+      return Promise.reject(c.session.annotate(err, "mail"));
+    }
+    return c.mail.send(t, options, options.onProgress);
+  }
+
+  /**
+   * Send many messages down one pipeline (RFC 2920, RFC 3030). With
+   * CHUNKING, `MAIL, RCPT…, BDAT n LAST` and the data of one message go out
+   * right after the previous one's, without waiting for replies (a window
+   * of 1 MiB in flight bounds memory); with DATA only, each message's
+   * envelope rides with the previous one's final dot, one round trip per
+   * message. `messages` may be an iterable or an async iterable (pulled one
+   * ahead, so a million messages never sit in memory).
+   *
+   * Returns one {@linkcode SendManyResult} per message, in order; an error
+   * concerns its message alone:
+   * - a refused sender, every recipient refused, or the data refused: that
+   *   message is refused (RSET follows), the next goes on;
+   * - a `421` or a lost connection: messages whose final reply came are
+   *   done; each of the others is of unknown outcome
+   *   ({@linkcode SmtpOutcomeUnknownError}: its data was sent, no reply
+   *   came) or not sent ({@linkcode SmtpNotSentError}: safe to send again),
+   *   whichever is true. Nothing is retried.
+   *
+   * The call's `timeout` bounds the whole batch; a message's `signal`
+   * withdraws it while none of it was sent. `sendMail` calls made meanwhile
+   * join the same pipeline.
+   *
+   * @example
+   * ```ts
+   * import type { SmtpClient } from "@mailwire/mailwire/smtp";
+   * async function newsletter(client: SmtpClient, to: string[]) {
+   *   const results = await client.sendMany(
+   *     to.map((rcpt) => ({
+   *       from: "news@example.com",
+   *       to: rcpt,
+   *       data: `From: news@example.com\r\nTo: ${rcpt}\r\nSubject: news\r\n\r\nHello\r\n`,
+   *     })),
+   *     { timeout: 600_000 },
+   *   );
+   *   const failed = results.filter((r) => !r.ok).length;
+   *   console.log(`${results.length - failed} sent, ${failed} failed`);
+   * }
+   * console.log(typeof newsletter); // "function"
+   * ```
+   */
+  sendMany(
+    messages: Iterable<BatchMessage> | AsyncIterable<BatchMessage>,
+    options?: SendManyOptions,
+  ): Promise<SendManyResult[]> {
+    const c = this.#c;
+    try {
+      checkCallOptions(options, "mail");
+      checkOptions(options, MANY_SPEC, "sendMany options");
+    } catch (err) {
+      return Promise.reject(c.session.annotate(err, "mail"));
+    }
+    return c.mail.sendMany(messages, options, (m) => c.batchTransaction(m));
   }
 
   /**
@@ -680,11 +749,15 @@ export class SmtpClient {
    * ```
    */
   send(options: SendOptions): Promise<SendResult> {
-    return this.#c.session.run(
-      options,
-      "mail",
-      (d) => this.#c.sendComposed(options, d),
-    );
+    const c = this.#c;
+    let prepared;
+    try {
+      checkCallOptions(options, "mail");
+      prepared = c.sendTransaction(options);
+    } catch (err) {
+      return Promise.reject(c.session.annotate(err, "mail"));
+    }
+    return c.mail.send(prepared.transaction, options, options?.onProgress);
   }
 
   /**
@@ -694,10 +767,13 @@ export class SmtpClient {
    * `Resent-Bcc` are removed before sending. SMTPUTF8 is used when an
    * address needs it, and is an error when the server lacks it.
    *
-   * A message made by `composeMessage` (or `dkimSign`) is sent with its own
-   * envelope, SMTPUTF8 and BODY=8BITMIME as its bytes need, and SIZE when
-   * known; it streams, never held whole unless small. With the client's
-   * `dkim` option, the message is signed first.
+   * A composed message (`composeMessage` of the message entry, or any
+   * {@linkcode ComposedLike}) is sent with its own envelope, SMTPUTF8 and
+   * 8BITMIME: read in one buffer when its size is known and at most 1 MiB,
+   * else streamed, its SIZE checked against the server's before a byte of
+   * it is sent; with the client's `dkim` option it is signed first.
+   * Concurrent sends join one pipeline (see
+   * {@linkcode SmtpClient.sendMany}).
    *
    * @example
    * ```ts
@@ -712,14 +788,18 @@ export class SmtpClient {
    * ```
    */
   sendMessage(
-    message: string | Uint8Array | ComposedMessage,
+    message: string | Uint8Array | ComposedLike,
     options: SendMessageOptions = {},
   ): Promise<SendResult> {
-    return this.#c.session.run(
-      options,
-      "mail",
-      (d) => this.#c.sendMessage(message, options, d),
-    );
+    const c = this.#c;
+    let t;
+    try {
+      checkCallOptions(options, "mail");
+      t = c.messageTransaction(message, options);
+    } catch (err) {
+      return Promise.reject(c.session.annotate(err, "mail"));
+    }
+    return c.mail.send(t, options, options.onProgress);
   }
 
   /**

@@ -80,6 +80,12 @@ export function validateAddress(
   }
   let quoted = false;
   for (let i = 0; i < address.length; i++) {
+    const code = address.charCodeAt(i);
+    // Plain ASCII (the common case) without a string or regex per char.
+    if (
+      !quoted && code > 32 && code < 127 && code !== 34 && code !== 60 &&
+      code !== 62
+    ) continue;
     const c = address[i];
     if (quoted) {
       if (c === "\\") i++;

@@ -164,3 +164,38 @@ test("send() with the client's dkim option signs the message", async () => {
   );
   assert.match(fake.messages[0].data, /d=x\.test/);
 });
+
+test("sendMessage(): a composed message whose bytes never arrive fails at the deadline, nothing sent", async () => {
+  await using fake = await smtpFake({ features: ALL });
+  await using client = await SmtpClient.connect(opts(fake));
+  // Size known and small: the client reads the whole message before MAIL.
+  const stuck = {
+    envelope: { from: "a@x.test", to: ["b@x.test"] },
+    smtputf8: false,
+    eightBit: false,
+    size: 100,
+    stream: () =>
+      new ReadableStream<Uint8Array>({ pull: () => new Promise(() => {}) }),
+    bytes: () => new Promise<Uint8Array>(() => {}), // never settles
+  };
+  const start = Date.now();
+  await assert.rejects(
+    client.sendMessage(stuck, { timeout: 300 }),
+    (err: Error) =>
+      err.name === "TimeoutError" && /preparing the message/.test(err.message),
+  );
+  assert.ok(Date.now() - start < 3000, `${Date.now() - start} ms`);
+  assert.ok(
+    !fake.commands.some((c) => c.startsWith("MAIL")),
+    fake.commands.join("\n"),
+  );
+  // Nothing went out, so the connection is still good for the next message.
+  const res = await client.send({
+    from: "a@x.test",
+    to: "b@x.test",
+    subject: "ok",
+    text: "t",
+  });
+  assert.deepEqual(res.accepted, ["b@x.test"]);
+  assert.equal(fake.messages.length, 1);
+});

@@ -8,9 +8,19 @@ import { stuffMessage } from "../io/dot.ts";
 import type { Deadline } from "../io/deadline.ts";
 import { checkOptions, type Spec } from "../io/options.ts";
 import { saslExchange } from "../io/sasl.ts";
+import {
+  loginWithProvider,
+  parseOAuthError,
+  type TokenCredentials,
+} from "../io/oauth.ts";
 import { Session } from "../io/session.ts";
 import { refuseInsecureAuth, sessionConfig } from "../io/client_options.ts";
-import { readSmtpReply, type SmtpReply } from "../io/smtp_reply.ts";
+import {
+  isQuickLine,
+  readSmtpReply,
+  readSmtpReplyCode,
+  type SmtpReply,
+} from "../io/smtp_reply.ts";
 import { checkCredentials } from "../auth/validate_credentials.ts";
 import { assertCredentials, assertSafe } from "../io/validate.ts";
 import type { TlsOptions } from "../tls/conn.ts";
@@ -47,10 +57,11 @@ import {
   checkTransaction,
   finalReplies,
   sendBody,
-  sendTransaction,
   type Transaction,
+  TWO_PHASE_LIMIT,
   type Wire,
 } from "./transaction.ts";
+import { type BatchMessage, type ComposedLike, MailQueue } from "./many.ts";
 import type {
   MailOptions,
   MessageData,
@@ -58,11 +69,34 @@ import type {
   SendMailOptions,
   SendMessageOptions,
   SendOptions,
-  SendResult,
 } from "./types.ts";
 import type { ComposedMessage } from "../message/message.ts";
 import { type DkimOptions, dkimSign } from "../message/dkim.ts";
-import { composedTransaction, composeForSend, isComposed } from "./composed.ts";
+import { composeForSend } from "./composed.ts";
+
+/** A failed token login carries the server's decoded OAuth error (`err.oauth`). */
+async function oauthErrors<T>(
+  mechanism: SaslMechanism,
+  exchange: Promise<T>,
+): Promise<T> {
+  try {
+    return await exchange;
+  } catch (err) {
+    const text = (mechanism as { error?: unknown }).error;
+    if (err instanceof SmtpAuthenticationError && typeof text === "string") {
+      err.oauth = parseOAuthError(text);
+    }
+    throw err;
+  }
+}
+
+/** Whether `m` looks like a composed message (envelope, stream, bytes). */
+function isComposed(m: unknown): m is ComposedLike {
+  return typeof m === "object" && m !== null && !(m instanceof Uint8Array) &&
+    typeof (m as ComposedLike).stream === "function" &&
+    typeof (m as ComposedLike).bytes === "function" &&
+    typeof (m as ComposedLike).envelope === "object";
+}
 
 const encoder = new TextEncoder();
 
@@ -86,6 +120,7 @@ const SEND_MAIL_SPEC = keys(
   "data",
   "mailOptions",
   "rcptOptions",
+  "onProgress",
   ...CALL,
 );
 const SEND_MESSAGE_SPEC = keys(
@@ -93,7 +128,25 @@ const SEND_MESSAGE_SPEC = keys(
   "to",
   "mailOptions",
   "rcptOptions",
+  "onProgress",
   ...CALL,
+);
+/** A batch message: sendMail's keys or sendMessage's plus `message`; no per-message timeout. */
+const BATCH_MAIL_SPEC = keys(
+  "from",
+  "to",
+  "data",
+  "mailOptions",
+  "rcptOptions",
+  "signal",
+);
+const BATCH_MESSAGE_SPEC = keys(
+  "message",
+  "from",
+  "to",
+  "mailOptions",
+  "rcptOptions",
+  "signal",
 );
 const BDAT_SPEC = keys("last", ...CALL);
 
@@ -112,6 +165,8 @@ export class SmtpConnection {
   readonly dialect: Dialect;
   readonly session: Session;
   readonly wire: Wire;
+  /** Every send goes through it (concurrent ones join one pipeline). */
+  readonly mail: MailQueue;
   welcome: SmtpReply | undefined;
   heloReply: SmtpReply | undefined;
   esmtp = false;
@@ -146,8 +201,33 @@ export class SmtpConnection {
       greet: (d) => this.ehloOrHelo(d),
       send: (lines, d, extra, log) => this.send(lines, d, extra, log),
       read: (d, keep421) => this.read(d, keep421),
+      readQuick: (d, quick) => this.readQuick(d, quick),
+      write: (parts, d, log) =>
+        this.session.io((ch) => {
+          if (log && ch.logging) { for (const l of log) ch.log("client", l); }
+          return ch.send(parts, d);
+        }),
       quietly: (line, d) => this.quietly(line, d),
     };
+    this.mail = new MailQueue({
+      session: this.session,
+      wire: this.wire,
+      timeout: o.timeout,
+    });
+  }
+
+  /** The transaction of one batch message (checked; nothing sent). */
+  batchTransaction(
+    m: BatchMessage,
+  ): Transaction | (() => Promise<Transaction>) {
+    if (m !== null && typeof m === "object" && "message" in m) {
+      checkOptions(m, BATCH_MESSAGE_SPEC, "sendMany message");
+      const { message, signal: _, ...rest } = m;
+      return this.messageTransaction(message, rest);
+    }
+    checkOptions(m, BATCH_MAIL_SPEC, "sendMany message");
+    const { signal: _, ...rest } = (m ?? {}) as SendMailOptions;
+    return this.mailTransaction(rest as SendMailOptions);
   }
 
   get connected(): boolean {
@@ -247,6 +327,31 @@ export class SmtpConnection {
     return reply;
   }
 
+  /** A reply whose code alone is wanted when it is `quick` (see Wire.readQuick). */
+  readQuick(
+    d: Deadline,
+    quick: number,
+  ): number | SmtpReply | Promise<number | SmtpReply> {
+    const ch = this.session.channel;
+    if (ch.logging) return this.read(d, true);
+    const line = ch.reader.tryReadLine();
+    if (line !== null && isQuickLine(line, quick)) return quick;
+    const o = this.o;
+    return this.session.io((c) =>
+      readSmtpReplyCode(
+        c.reader,
+        d,
+        {
+          maxLines: o.maxReplyLines,
+          maxBytes: o.maxReplyBytes,
+        },
+        c.abort,
+        quick,
+        line ?? undefined,
+      )
+    );
+  }
+
   /** Send lines (and extra bytes) in one write; `log` replaces them in the transcript. */
   send(
     lines: readonly string[],
@@ -334,7 +439,29 @@ export class SmtpConnection {
     return reply;
   }
 
-  async login(
+  /**
+   * Log in; a token provider is asked for the token, and once more (with
+   * one more attempt) after a failed XOAUTH2/OAUTHBEARER login.
+   */
+  login(
+    credentials: TokenCredentials,
+    options: SmtpLoginOptions,
+    d: Deadline,
+  ): Promise<SmtpReply | undefined> {
+    const { accessToken, ...rest } = credentials;
+    // Before a byte is sent (EHLO included); a provided token when it comes.
+    assertCredentials(
+      typeof accessToken === "function" ? rest : credentials as Credentials,
+    );
+    return loginWithProvider(
+      credentials,
+      d,
+      (c) => this.loginOnce(c, options, d),
+      (err) => err instanceof SmtpAuthenticationError && this.connected,
+    );
+  }
+
+  async loginOnce(
     credentials: Credentials,
     options: SmtpLoginOptions,
     d: Deadline,
@@ -376,21 +503,24 @@ export class SmtpConnection {
     this.insecure();
     this.session.phase = "auth";
     let last: SmtpReply | undefined;
-    await saslExchange(this.session, d, mechanism, {
-      read: async (rd) => {
-        const reply = await this.read(rd);
-        last = reply;
-        if (reply.code === 235) return { done: true };
-        if (reply.code === 334) {
-          return { done: false, challenge: reply.lines[0] ?? "" };
-        }
-        throw new SmtpAuthenticationError("authentication failed", reply);
-      },
-      initialResponse: options.initialResponse ?? true,
-      // RFC 4954 §4: an AUTH line with its initial response stays within
-      // 512 octets (with CRLF); longer responses wait for the challenge.
-      maxInitialLine: 510,
-    });
+    await oauthErrors(
+      mechanism,
+      saslExchange(this.session, d, mechanism, {
+        read: async (rd) => {
+          const reply = await this.read(rd);
+          last = reply;
+          if (reply.code === 235) return { done: true };
+          if (reply.code === 334) {
+            return { done: false, challenge: reply.lines[0] ?? "" };
+          }
+          throw new SmtpAuthenticationError("authentication failed", reply);
+        },
+        initialResponse: options.initialResponse ?? true,
+        // RFC 4954 §4: an AUTH line with its initial response stays within
+        // 512 octets (with CRLF); longer responses wait for the challenge.
+        maxInitialLine: 510,
+      }),
+    );
     this.authenticated = true;
     return last;
   }
@@ -404,11 +534,12 @@ export class SmtpConnection {
     return owed;
   }
 
-  async transaction(t: Transaction, d: Deadline): Promise<SendResult> {
+  /** Check a transaction's input (before it is queued: nothing is sent). */
+  checked(t: Transaction): Transaction {
     checkTransaction(t);
     checkOptions(t.mailOptions, MAIL_SPEC, "mailOptions");
     checkOptions(t.rcptOptions, RCPT_SPEC, "rcptOptions");
-    return await sendTransaction(this.wire, d, t);
+    return t;
   }
 
   /** The body of SmtpClient.mail. */
@@ -496,10 +627,10 @@ export class SmtpConnection {
     return replies.find((r) => r.code !== 250) ?? replies[replies.length - 1];
   }
 
-  /** The body of SmtpClient.sendMail. */
-  sendMail(options: SendMailOptions, d: Deadline): Promise<SendResult> {
+  /** The transaction of SmtpClient.sendMail (checked; nothing sent). */
+  mailTransaction(options: SendMailOptions): Transaction {
     checkOptions(options, SEND_MAIL_SPEC, "sendMail options");
-    if (options === undefined) {
+    if (options === undefined || options === null) {
       throw new InvalidInputError("sendMail needs { from, to, data }");
     }
     const data = options.data;
@@ -509,66 +640,114 @@ export class SmtpConnection {
       : data instanceof Uint8Array
       ? [data]
       : data;
-    return this.transaction({
+    return this.checked({
       from: options.from,
       recipients: Array.isArray(options.to) ? options.to : [options.to],
       body,
       mailOptions: options.mailOptions,
       rcptOptions: options.rcptOptions,
       eightBitHint: typeof data === "string" ? !isAscii(data) : undefined,
-    }, d);
+    });
   }
 
-  /** The body of SmtpClient.sendMessage. */
-  async sendMessage(
-    message: string | Uint8Array | ComposedMessage,
+  /**
+   * The transaction of SmtpClient.sendMessage (checked; nothing sent). A
+   * composed message is read when its turn comes: in one buffer when its
+   * size is known and small, else streamed with its SIZE declared.
+   */
+  messageTransaction(
+    message: string | Uint8Array | ComposedLike,
     options: SendMessageOptions,
-    d: Deadline,
-    dkim: DkimOptions | undefined = this.o.dkim,
-  ): Promise<SendResult> {
+    dkim: DkimOptions | false | undefined = this.o.dkim,
+  ): Transaction | (() => Promise<Transaction>) {
     checkOptions(options, SEND_MESSAGE_SPEC, "sendMessage options");
-    if (isComposed(message)) {
-      return await this.transaction(
-        await composedTransaction(message, options, dkim),
-        d,
-      );
-    }
-    if (typeof message !== "string" && !(message instanceof Uint8Array)) {
+    const composed = isComposed(message);
+    if (
+      !composed && typeof message !== "string" &&
+      !(message instanceof Uint8Array)
+    ) {
       throw new InvalidInputError(
         "the message must be a string, a Uint8Array or a composed message",
       );
     }
     if (dkim) {
-      return await this.sendMessage(
-        await dkimSign(message, dkim),
-        options,
-        d,
-        undefined,
-      );
+      // Signed when its turn comes (the body is hashed as it streams), then
+      // sent as the signed message.
+      return async () => {
+        const signed = composed
+          ? await dkimSign(message as ComposedMessage, dkim)
+          : await dkimSign(message as Uint8Array | string, dkim);
+        // `false`, not `undefined`: that would take the default and sign again.
+        const t = this.messageTransaction(signed, options, false);
+        return typeof t === "function" ? await t() : t;
+      };
     }
+    if (composed) return this.composedTransaction(message, options);
     const bytes = typeof message === "string"
       ? encoder.encode(message)
       : message;
     const env = envelopeFromMessage(bytes, {
-      from: options.from,
-      to: options.to,
+      from: options?.from,
+      to: options?.to,
     });
-    const mailOptions = { ...options.mailOptions };
+    const mailOptions = { ...options?.mailOptions };
     if (env.international) mailOptions.smtputf8 = true;
-    return await this.transaction({
+    return this.checked({
       from: env.from,
       recipients: env.to,
       body: env.parts,
       mailOptions,
-      rcptOptions: options.rcptOptions,
+      rcptOptions: options?.rcptOptions,
       eightBitHint: typeof message === "string" ? !isAscii(message) : undefined,
-    }, d);
+    });
   }
 
-  /** The body of SmtpClient.send: compose, sign, send. */
-  async sendComposed(options: SendOptions, d: Deadline): Promise<SendResult> {
+  composedTransaction(
+    m: ComposedLike,
+    options: SendMessageOptions | undefined,
+  ): () => Promise<Transaction> {
+    const mailOptions: MailOptions = { ...options?.mailOptions };
+    if (m.smtputf8) mailOptions.smtputf8 = true;
+    // Streamed bodies are not scanned: the message says what it holds.
+    if (m.eightBit && mailOptions.body === undefined) {
+      mailOptions.body = "8BITMIME";
+    }
+    const base = this.checked({
+      from: options?.from ?? m.envelope.from,
+      recipients: options?.to ?? [...m.envelope.to],
+      body: [],
+      mailOptions,
+      rcptOptions: options?.rcptOptions,
+      eightBitHint: m.eightBit,
+    });
+    return async () => {
+      if (m.size !== undefined && m.size <= TWO_PHASE_LIMIT) {
+        return { ...base, body: [await m.bytes()] };
+      }
+      // SIZE known in advance is checked against the server's before a byte.
+      if (m.size !== undefined && mailOptions.size === undefined) {
+        return {
+          ...base,
+          mailOptions: { ...mailOptions, size: m.size },
+          body: m.stream(),
+        };
+      }
+      return { ...base, body: m.stream() };
+    };
+  }
+
+  /** The transaction of SmtpClient.send: compose (checked; nothing sent), sign when asked. */
+  sendTransaction(
+    options: SendOptions,
+  ): {
+    transaction: Transaction | (() => Promise<Transaction>);
+    call: SendMessageOptions;
+  } {
     const { message, send, dkim } = composeForSend(options);
-    return await this.sendMessage(message, send, d, dkim ?? this.o.dkim);
+    return {
+      transaction: this.messageTransaction(message, send, dkim ?? this.o.dkim),
+      call: send,
+    };
   }
 
   /** The body of SmtpClient.quit. */

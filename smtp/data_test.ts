@@ -282,10 +282,27 @@ test("client: CHUNKING small message, every recipient refused: chunk reply read,
   );
 });
 
-test("client: a stream body uses DATA even with CHUNKING", async () => {
+test("client: a stream body goes in BDAT chunks with CHUNKING, envelope first", async () => {
   await withFakeClient(
     { features: ["PIPELINING", "CHUNKING"] },
     {},
+    async (client, fake) => {
+      await client.sendMail({
+        from: "a@x.test",
+        to: "b@x.test",
+        data: streamOf([enc.encode(MSG)]),
+      });
+      assert.ok(!fake.commands.includes("DATA"));
+      assert.ok(fake.commands.includes(`BDAT ${MSG.length} LAST`));
+      assert.equal(fake.messages[0].data, MSG);
+    },
+  );
+});
+
+test("client: a stream body uses DATA with chunking: false", async () => {
+  await withFakeClient(
+    { features: ["PIPELINING", "CHUNKING"] },
+    { chunking: false },
     async (client, fake) => {
       await client.sendMail({
         from: "a@x.test",

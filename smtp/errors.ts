@@ -1,5 +1,6 @@
 import type { SmtpReply } from "../io/smtp_reply.ts";
 import { MailwireError } from "../errors.ts";
+import type { OAuthErrorInfo } from "../io/oauth.ts";
 
 /**
  * Base class of the SMTP errors (smtplib's `SMTPException`).
@@ -67,6 +68,22 @@ export class SmtpOutcomeUnknownError extends SmtpServerDisconnectedError {
     this.refused = options?.refused ?? new Map();
   }
 }
+
+/**
+ * The message was not sent: the connection failed (or the server said
+ * `421`) before the end of its data went out, or before the server read
+ * it, so the server cannot have accepted it. Safe to send again. Reported
+ * by {@linkcode SmtpClient.sendMany} and the pool for the messages a
+ * failure left unsent.
+ *
+ * @example
+ * ```ts
+ * import { SmtpNotSentError } from "@mailwire/mailwire/smtp";
+ * const err = new SmtpNotSentError("not sent: the connection was lost first");
+ * console.log(err.name); // "SmtpNotSentError"
+ * ```
+ */
+export class SmtpNotSentError extends SmtpServerDisconnectedError {}
 
 /**
  * The server answered with an error reply (smtplib's
@@ -274,7 +291,10 @@ export class SmtpHeloError extends SmtpResponseError {}
  * console.log(new SmtpAuthenticationError("authentication failed", reply).enhancedCode); // "5.7.8"
  * ```
  */
-export class SmtpAuthenticationError extends SmtpResponseError {}
+export class SmtpAuthenticationError extends SmtpResponseError {
+  /** A failed XOAUTH2/OAUTHBEARER login: the server's error decoded (status, scope). */
+  oauth?: OAuthErrorInfo;
+}
 
 /**
  * The server said `421`: it is closing the connection. mailwire closed it

@@ -51,7 +51,15 @@ export type {
   SendOptions,
   SendResult,
 } from "./types.ts";
+export type {
+  BatchMessage,
+  ComposedLike,
+  SendManyOptions,
+  SendManyResult,
+} from "./many.ts";
+export type { SendProgress } from "./pipeline.ts";
 export { LmtpClient } from "./lmtp.ts";
+export { SmtpPool, type SmtpPoolOptions } from "./pool.ts";
 export * from "./errors.ts";
 // The errors the client throws and the types its signatures use, so this
 // entry point is self-contained.
@@ -59,3 +67,4 @@ export * from "../io/client_exports.ts";
 export { parseAddressList } from "./address.ts";
 export { envelopeFromMessage, type MessageEnvelope } from "./envelope.ts";
 export type { SmtpReply } from "../io/smtp_reply.ts";
+export type { OAuthErrorInfo, TokenProvider } from "../io/oauth.ts";

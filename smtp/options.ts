@@ -1,6 +1,7 @@
 // SmtpClient's options and per-call options, with the strict checking and defaults applied at construction.
 
 import type { Credentials } from "../auth/mechanism.ts";
+import type { TokenProvider } from "../io/oauth.ts";
 import {
   authOption,
   checkClientOptions,
@@ -54,7 +55,13 @@ export type SmtpTlsMode = "starttls" | "implicit" | "opportunistic" | "none";
  * console.log(auth.mechanism); // "LOGIN"
  * ```
  */
-export interface SmtpAuthOptions extends Credentials {
+export interface SmtpAuthOptions extends Omit<Credentials, "accessToken"> {
+  /**
+   * An OAuth 2 access token (XOAUTH2/OAUTHBEARER), or a provider of one:
+   * asked at each login, and once more (with one more attempt) after a
+   * failed token login.
+   */
+  accessToken?: string | TokenProvider;
   /** Force a mechanism (e.g. `"LOGIN"`); default: the strongest offered. */
   mechanism?: string;
 }

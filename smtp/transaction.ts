@@ -32,7 +32,7 @@ import type {
 } from "./types.ts";
 
 /** In-memory bodies over this size wait for the envelope's replies before the data goes out. */
-const TWO_PHASE_LIMIT = 1 << 20;
+export const TWO_PHASE_LIMIT = 1 << 20;
 
 /** What a transaction needs from its client. @internal */
 export interface Wire {
@@ -55,6 +55,20 @@ export interface Wire {
   ): Promise<void>;
   /** Read one reply; a 421 closes and throws, unless `keep421`. */
   read(d: Deadline, keep421?: boolean): Promise<SmtpReply>;
+  /**
+   * Read one reply (421 kept): a single-line `quick` reply comes back as
+   * its code alone, synchronously when it is already buffered.
+   */
+  readQuick(
+    d: Deadline,
+    quick: number,
+  ): number | SmtpReply | Promise<number | SmtpReply>;
+  /** Write bytes already built and checked (mid-batch: replies may be owed); `log` goes to the transcript. */
+  write(
+    parts: readonly Uint8Array[],
+    d: Deadline,
+    log?: readonly string[],
+  ): Promise<void>;
   /** Send a command when connected, ignoring the outcome (RSET after a refusal). */
   quietly(line: string, d: Deadline): Promise<void>;
 }

@@ -4,6 +4,7 @@ import type { SmtpReply } from "../io/smtp_reply.ts";
 import type { ComposeOptions } from "../message/compose.ts";
 import type { DkimOptions } from "../message/dkim.ts";
 import type { SmtpCallOptions } from "./options.ts";
+import type { SendProgress } from "./pipeline.ts";
 
 /**
  * Typed MAIL FROM parameters.
@@ -120,6 +121,8 @@ export interface SendMailOptions extends SmtpCallOptions {
   mailOptions?: MailOptions;
   /** RCPT TO parameters for every recipient (per-recipient options win). */
   rcptOptions?: RcptOptions;
+  /** Called as the message data goes out (`bytes` so far) and when it is done. */
+  onProgress?: (progress: SendProgress) => void;
 }
 
 /**
@@ -145,6 +148,8 @@ export interface SendMessageOptions extends SmtpCallOptions {
   mailOptions?: MailOptions;
   /** RCPT TO parameters for every recipient. */
   rcptOptions?: RcptOptions;
+  /** Called as the message data goes out (`bytes` so far) and when it is done. */
+  onProgress?: (progress: SendProgress) => void;
 }
 
 /**
@@ -209,4 +214,6 @@ export interface SendOptions extends ComposeOptions, SmtpCallOptions {
   rcptOptions?: RcptOptions;
   /** Sign with DKIM (instead of the client's `dkim` option). */
   dkim?: DkimOptions;
+  /** Called as the message's bytes go out (see {@linkcode SendProgress}). */
+  onProgress?: (progress: SendProgress) => void;
 }

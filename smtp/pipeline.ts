@@ -1,0 +1,705 @@
+// Cross-message pipelining: many transactions on one connection, written back to back, every reply matched to its message.
+
+import { InvalidInputError } from "../errors.ts";
+import type { Deadline } from "../io/deadline.ts";
+import { DotStuffer } from "../io/dot.ts";
+import type { SmtpReply } from "../io/smtp_reply.ts";
+import {
+  SmtpDataError,
+  SmtpNotSentError,
+  SmtpSenderRefusedError,
+  SmtpServiceClosingError,
+} from "./errors.ts";
+import {
+  abortedBeforeStart,
+  Batch,
+  BATCH_BYTES,
+  build,
+  type Expect,
+  failedOutcome,
+  Job,
+  type JobInput,
+  type JobSource,
+  K,
+  type Kind,
+  lmtpOutcome,
+  NO_COPY,
+  notSent,
+  OK_250,
+  type Outcome,
+  quickReply,
+  STREAM_CHUNK,
+  WINDOW_BYTES,
+  WINDOW_MESSAGES,
+} from "./job.ts";
+import { sendTransaction, type Transaction, type Wire } from "./transaction.ts";
+
+export {
+  type JobInput,
+  type JobSource,
+  notSent,
+  type Outcome,
+  type SendProgress,
+  type SentState,
+  WINDOW_BYTES,
+  WINDOW_MESSAGES,
+} from "./job.ts";
+
+/**
+ * Sends the jobs of a source over a connection whose server offers
+ * PIPELINING, pipelined across messages:
+ *
+ * - CHUNKING: `MAIL, RCPT…, BDAT n LAST` + data, then the next message,
+ *   without waiting, up to {@linkcode WINDOW_BYTES} in flight.
+ * - DATA only: `MAIL, RCPT…, DATA`, the 354 (the only wait RFC 2920
+ *   allows), then the data and the dot with the next envelope in one write:
+ *   one round trip per message.
+ * - Streams and bodies over 1 MiB learn their envelope's fate first.
+ *
+ * Every reply is matched to its message and recipient. A refusal (RSET
+ * follows, at the next message boundary) harms no other message. When the
+ * connection fails or the server says 421, each unsettled message is
+ * refused (its refusal was read), of unknown outcome (its end of data was
+ * written, and no 421 came before it), or not sent: whichever is true.
+ * @internal
+ */
+export class Pipeline {
+  readonly #w: Wire;
+  readonly #source: JobSource;
+  readonly #expect: Expect[] = [];
+  #head = 0;
+  /** Jobs written and not settled, in order. */
+  readonly #inflight: Job[] = [];
+  #inflightBytes = 0;
+  #batch = new Batch();
+  #failed: unknown;
+  #hasFailed = false;
+  #done = 0;
+  #wakeReader: (() => void) | undefined;
+  #wakeWriter: (() => void) | undefined;
+  /** Refused jobs whose RSET is still to be written. */
+  #rsets: Job[] = [];
+  /** Jobs refused with MAIL accepted whose RSET is not answered yet. */
+  #open = 0;
+  #ended_ = false;
+  /** Jobs whose end of data is in the batch being assembled, and where it ends. */
+  #ending: Array<{ job: Job; at: number }> = [];
+
+  constructor(w: Wire, source: JobSource) {
+    this.#w = w;
+    this.#source = source;
+    if (w.session.channel.logging) this.#batch.log = [];
+  }
+
+  /** Run until the source ends and every message is settled. */
+  async run(d: Deadline): Promise<void> {
+    await this.#w.greet(d);
+    const reader = this.#readLoop();
+    try {
+      await this.#writeLoop();
+    } catch (err) {
+      this.#fail(err);
+    }
+    this.#ended_ = true;
+    this.#wake("reader");
+    await reader;
+    if (this.#hasFailed) await this.#source.drain(this.#failed);
+  }
+
+  #wake(which: "reader" | "writer"): void {
+    const f = which === "reader" ? this.#wakeReader : this.#wakeWriter;
+    if (which === "reader") this.#wakeReader = undefined;
+    else this.#wakeWriter = undefined;
+    f?.();
+  }
+
+  #sleep(): Promise<void> {
+    return new Promise<void>((r) => this.#wakeWriter = r);
+  }
+
+  // ---- writing -----------------------------------------------------------
+
+  async #writeLoop(): Promise<void> {
+    const chunking = this.#w.chunking();
+    const src = this.#source;
+    for (;;) {
+      if (this.#hasFailed) return;
+      // A message boundary: the RSETs refusals asked for go here.
+      if (this.#rsets.length) this.#queueRsets();
+      let input = src.take();
+      if (input === undefined) {
+        await this.#flush();
+        if (this.#hasFailed) return;
+        if (this.#inflight.length === 0 && this.#rsets.length === 0) {
+          if (src.exhausted() && src.end()) return;
+          await src.wait();
+          continue;
+        }
+        if (src.exhausted()) {
+          await this.#sleep();
+          continue;
+        }
+        // Replies are owed: wake for a new job, or for an RSET to write.
+        await Promise.race([src.wait(), this.#sleep()]);
+        continue;
+      }
+      // The window: wait for replies while too much is in flight.
+      while (
+        !this.#hasFailed &&
+        (this.#inflightBytes >= WINDOW_BYTES ||
+          this.#inflight.length >= WINDOW_MESSAGES)
+      ) {
+        if (this.#rsets.length) this.#queueRsets();
+        await this.#flush();
+        await this.#sleep();
+      }
+      if (this.#hasFailed) {
+        this.#settleUnsent(input, this.#failed);
+        return;
+      }
+      const job = await this.#prepare(input, chunking);
+      input = undefined;
+      if (!job) continue;
+      if (job.barrier) await this.#sendBarrier(job);
+      else if (job.bdat) this.#sendBdat(job);
+      else await this.#sendData(job);
+      if (this.#batch.size >= BATCH_BYTES) await this.#flush();
+    }
+  }
+
+  /** Turn an input into a ready job; a bad one settles at once (nothing sent). */
+  async #prepare(input: JobInput, chunking: boolean): Promise<Job | undefined> {
+    if (input.signal?.aborted) {
+      this.#settleUnsent(input, input.signal.reason, true);
+      return undefined;
+    }
+    const job = new Job(input);
+    try {
+      job.t = typeof input.t === "function" ? await prepared(input) : input.t;
+      build(job, this.#w, chunking);
+    } catch (err) {
+      this.#settle(job, { ok: false, error: err });
+      return undefined;
+    }
+    return job;
+  }
+
+  #queue(job: Job, kind: Kind, i = 0): void {
+    this.#expect.push({ job, kind, i });
+  }
+
+  #envelope(job: Job): void {
+    job.weight = job.size + 64 * (job.rcpts.length + 1);
+    this.#inflight.push(job);
+    this.#inflightBytes += job.weight;
+    const b = this.#batch;
+    b.line(job.mail);
+    this.#queue(job, K.Mail);
+    for (let i = 0; i < job.rcpts.length; i++) {
+      b.line(job.rcpts[i]);
+      this.#queue(job, K.Rcpt, i);
+    }
+    job.written = 1;
+  }
+
+  #payload(job: Job, parts: readonly Uint8Array[], size: number): void {
+    const b = this.#batch;
+    for (const p of parts) b.bytes(p);
+    job.dataStarted = true;
+    job.bytesOut += size;
+  }
+
+  #sendBdat(job: Job): void {
+    this.#envelope(job);
+    this.#batch.line(
+      `BDAT ${job.size} LAST`,
+      `BDAT ${job.size} LAST <${job.size} bytes of message data>`,
+    );
+    this.#payload(job, job.payload!, job.size);
+    this.#ended(job);
+    this.#queue(job, K.Final);
+    this.#progress(job);
+  }
+
+  async #sendData(job: Job): Promise<void> {
+    this.#envelope(job);
+    this.#batch.line("DATA");
+    this.#queue(job, K.Data);
+    await this.#flush();
+    if (!(await job.go.promise) || this.#hasFailed) return;
+    if (!job.envelopeOk) return this.#emptyData(job);
+    this.#batch.log?.push(`<${job.size} bytes of message data>`);
+    this.#payload(job, job.payload!, job.size);
+    this.#ended(job);
+    this.#queue(job, K.Final);
+    this.#progress(job);
+    // Not flushed: the next envelope rides with the dot.
+  }
+
+  /** A server that took DATA without a valid envelope: end it empty. */
+  #emptyData(job: Job): void {
+    this.#batch.line(".");
+    this.#ended(job);
+    this.#queue(job, K.Final);
+  }
+
+  /** A stream or a big body: the envelope's fate first, then the data. */
+  async #sendBarrier(job: Job): Promise<void> {
+    this.#envelope(job);
+    if (!job.bdat) {
+      this.#batch.line("DATA");
+      this.#queue(job, K.Data);
+      await this.#flush();
+      if (!(await job.go.promise) || this.#hasFailed) return;
+      if (!job.envelopeOk) return this.#emptyData(job);
+    } else {
+      await this.#flush();
+      if (!(await job.envelope.promise) || this.#hasFailed) return;
+    }
+    if (job.payload) {
+      if (job.bdat) {
+        this.#batch.line(
+          `BDAT ${job.size} LAST`,
+          `BDAT ${job.size} LAST <${job.size} bytes of message data>`,
+        );
+      } else this.#batch.log?.push(`<${job.size} bytes of message data>`);
+      this.#payload(job, job.payload, job.size);
+      this.#ended(job);
+      this.#queue(job, K.Final);
+      this.#progress(job);
+      await this.#flush();
+      return;
+    }
+    await this.#stream(job);
+  }
+
+  /**
+   * Stream a body: DATA stuffed on the fly, or BDAT chunks as they come
+   * (big source chunks go as they are, small ones are gathered to 64 KiB).
+   * Memory stays at a chunk or two, whatever the size.
+   */
+  async #stream(job: Job): Promise<void> {
+    const body = job.t.body as ReadableStream<Uint8Array>;
+    const enc = new DotStuffer(!job.bdat);
+    const d = job.in.d;
+    const b = this.#batch;
+    let pending: Uint8Array[] = [];
+    let pendingSize = 0;
+    const emit = (last: boolean) => {
+      if (job.bdat) {
+        const line = `BDAT ${pendingSize}${last ? " LAST" : ""}`;
+        b.line(line, `${line} <${pendingSize} bytes of message data>`);
+        this.#queue(job, last ? K.Final : K.Chunk);
+      }
+      this.#payload(job, pending, pendingSize);
+      pending = [];
+      pendingSize = 0;
+      this.#progress(job);
+    };
+    const reader = body.getReader();
+    let scratch = new Uint8Array(0);
+    try {
+      for (;;) {
+        const { done, value } = await d.race(
+          reader.read(),
+          () => reader.cancel().catch(() => {}),
+          "reading message data",
+        );
+        if (done) break;
+        if (!(value instanceof Uint8Array)) {
+          throw new InvalidInputError(
+            "message stream must yield Uint8Array chunks",
+          );
+        }
+        if (this.#hasFailed) throw this.#failed;
+        // A refused chunk: RFC 3030 says send no more.
+        if (job.refusal !== undefined) break;
+        // The output buffer is reused: by the next read, the last write
+        // of it was awaited (DATA), or it was copied into a gathered chunk.
+        if (scratch.length < 2 * value.length + 2) {
+          scratch = new Uint8Array(2 * value.length + 2);
+        }
+        let out = enc.push(value, scratch);
+        if (out.length === 0) continue;
+        if (
+          job.bdat && out.buffer === scratch.buffer && out.length < NO_COPY &&
+          pendingSize + out.length < STREAM_CHUNK
+        ) {
+          // Gathered until a chunk is full: it must not be overwritten.
+          out = out.slice();
+        }
+        pending.push(out);
+        pendingSize += out.length;
+        // DATA: every chunk goes out as it comes. BDAT: each chunk costs a
+        // command and a reply, so small ones are gathered.
+        if (
+          !job.bdat || pendingSize >= STREAM_CHUNK || out.length >= NO_COPY
+        ) {
+          emit(false);
+          await this.#flush();
+        }
+      }
+    } catch (err) {
+      reader.cancel(err).catch(() => {});
+      // The server waits for the end of the data: the session can't be saved.
+      this.#fail(err, job);
+      throw err;
+    } finally {
+      reader.releaseLock();
+    }
+    if (job.refusal !== undefined) {
+      // Settled once the chunk replies and an RSET are answered.
+      this.#refuse(job);
+      return;
+    }
+    const tail = enc.end();
+    if (tail.length) {
+      pending.push(tail);
+      pendingSize += tail.length;
+    }
+    if (!job.bdat) {
+      b.log?.push(`<${job.bytesOut + pendingSize} bytes of message data>`);
+      this.#queue(job, K.Final);
+    }
+    emit(true);
+    this.#ended(job);
+    await this.#flush();
+  }
+
+  /** The end of `job`'s data is in the batch: counted as written once the write succeeds. */
+  #ended(job: Job): void {
+    this.#ending.push({ job, at: this.#batch.size });
+  }
+
+  #queueRsets(): void {
+    for (const job of this.#rsets) {
+      this.#batch.line("RSET");
+      this.#queue(job, K.Rset);
+    }
+    this.#rsets = [];
+  }
+
+  async #flush(): Promise<void> {
+    const b = this.#batch;
+    if (b.size === 0 || this.#hasFailed) return;
+    const log = b.log;
+    if (log) b.log = [];
+    const total = b.size;
+    const ending = this.#ending;
+    this.#ending = [];
+    const parts = b.take();
+    this.#wake("reader");
+    const d = this.#inflight[0]?.in.d ??
+      this.#expect[this.#expect.length - 1].job.in.d;
+    try {
+      await this.#w.write(parts, d, log);
+    } catch (err) {
+      // A failed write may have sent part of its bytes: an end before its
+      // last byte may have arrived (outcome unknown); an end at its last
+      // byte did not.
+      for (const e of ending) if (e.at < total) e.job.written = 2;
+      this.#fail(err);
+      throw err;
+    }
+    for (const e of ending) e.job.written = 2;
+  }
+
+  // ---- reading -----------------------------------------------------------
+
+  async #readLoop(): Promise<void> {
+    const w = this.#w;
+    const s = w.session;
+    const expect = this.#expect;
+    for (;;) {
+      if (this.#hasFailed) return;
+      if (this.#head >= expect.length) {
+        expect.length = 0;
+        this.#head = 0;
+        if (this.#ended_) return;
+        await new Promise<void>((r) => this.#wakeReader = r);
+        continue;
+      }
+      const e = expect[this.#head];
+      const job = e.job;
+      let reply: number | SmtpReply | Promise<number | SmtpReply>;
+      try {
+        switch (e.kind) {
+          case K.Mail:
+            s.phase = "mail";
+            reply = w.readQuick(job.in.d, 250);
+            break;
+          case K.Rcpt:
+            s.phase = "rcpt";
+            reply = w.readQuick(job.in.d, 250);
+            break;
+          case K.Chunk:
+            s.phase = "bdat";
+            reply = w.readQuick(job.in.d, 250);
+            break;
+          case K.Data:
+            s.phase = "data";
+            reply = w.readQuick(job.in.d, 354);
+            break;
+          case K.Rset:
+            s.phase = "rset";
+            reply = w.readQuick(job.in.d, 250);
+            break;
+          default:
+            s.phase = "data reply";
+            reply = w.read(job.in.d, true);
+        }
+        if (typeof reply === "object" && reply instanceof Promise) {
+          reply = await reply;
+        }
+      } catch (err) {
+        this.#fail(err);
+        return;
+      }
+      this.#head++;
+      if (typeof reply !== "number" && reply.code === 421) {
+        const closing = new SmtpServiceClosingError(
+          "server is closing the connection",
+          reply,
+        );
+        if (e.kind === K.Final && w.dialect.replyPerRecipient) {
+          job.finals.push(reply);
+        }
+        if (e.kind !== K.Final) job.discarded = true;
+        this.#fail(closing, job);
+        return;
+      }
+      if (this.#dispatch(e, reply)) this.#head--; // the same kind again
+    }
+  }
+
+  /** Match a reply to its message; true when another of the same kind is owed (LMTP finals). */
+  #dispatch(e: Expect, reply: number | SmtpReply): boolean {
+    const job = e.job;
+    const code = typeof reply === "number" ? reply : reply.code;
+    switch (e.kind) {
+      case K.Mail:
+        job.mailOk = code === 250;
+        job.mailReply = typeof reply === "number" ? OK_250 : reply;
+        if (!job.mailOk && code === 503 && this.#open > 0) {
+          // The server kept an earlier refused transaction open (its RSET
+          // not executed yet): this message was never taken.
+          job.refusal = new SmtpNotSentError(
+            "not sent: the server still held an earlier refused transaction open; safe to send again",
+            {
+              cause: new SmtpSenderRefusedError(
+                job.t.from,
+                reply as SmtpReply,
+              ),
+            },
+          );
+        }
+        if (job.rcpts.length === 0) this.#envelopeDone(job);
+        return false;
+      case K.Rcpt:
+        if (code === 250 || code === 251) job.accepted.push(job.addrs[e.i]);
+        else {
+          job.refused.set(
+            job.addrs[e.i],
+            typeof reply === "number" ? quickReply(code) : reply,
+          );
+        }
+        if (++job.rcptSeen === job.rcpts.length) this.#envelopeDone(job);
+        return false;
+      case K.Chunk:
+        if (code !== 250 && job.refusal === undefined) {
+          job.refusal = job.envelopeOk
+            ? new SmtpDataError("message refused", reply as SmtpReply)
+            : job.envelopeRefusal();
+        }
+        return false;
+      case K.Data:
+        if (code === 354) {
+          job.go.open(true);
+          return false;
+        }
+        job.refusal ??= job.envelopeOk
+          ? new SmtpDataError("data refused", reply as SmtpReply)
+          : job.envelopeRefusal();
+        job.go.open(false);
+        this.#refuse(job);
+        return false;
+      case K.Final:
+        return this.#final(job, reply as SmtpReply);
+      case K.Rset:
+        if (job.mailOk && job.refusal !== undefined && this.#open > 0) {
+          this.#open--;
+        }
+        this.#settle(job, { ok: false, error: job.refusal });
+        return false;
+    }
+  }
+
+  #envelopeDone(job: Job): void {
+    const ok = job.envelopeOk;
+    job.envelope.open(ok);
+    if (ok) return;
+    job.refusal ??= job.envelopeRefusal();
+    if (job.mailOk) this.#open++;
+    // A two-phase BDAT message sends no data after a refused envelope.
+    if (job.barrier && job.bdat) this.#refuse(job);
+  }
+
+  #final(job: Job, reply: SmtpReply): boolean {
+    if (job.refusal !== undefined || !job.envelopeOk) {
+      job.refusal ??= job.envelopeRefusal();
+      this.#refuse(job);
+      return false;
+    }
+    if (!this.#w.dialect.replyPerRecipient) {
+      if (reply.code !== 250) {
+        job.refusal = new SmtpDataError("message refused", reply);
+        this.#refuse(job);
+        return false;
+      }
+      this.#settle(job, {
+        ok: true,
+        result: {
+          reply,
+          accepted: job.accepted,
+          refused: job.refused,
+          unknown: [],
+        },
+      });
+      return false;
+    }
+    job.finals.push(reply);
+    if (job.finals.length < job.accepted.length) return true;
+    this.#settle(job, lmtpOutcome(job, undefined));
+    return false;
+  }
+
+  /** A refusal: RSET at the next message boundary, settled when it is answered. */
+  #refuse(job: Job): void {
+    if (job.rsetOwed) return;
+    job.rsetOwed = true;
+    this.#rsets.push(job);
+    this.#wake("writer");
+  }
+
+  // ---- outcomes ----------------------------------------------------------
+
+  #settle(job: Job, outcome: Outcome): void {
+    if (job.settled) return;
+    job.settled = true;
+    const i = this.#inflight.indexOf(job);
+    if (i >= 0) {
+      this.#inflight.splice(i, 1);
+      this.#inflightBytes -= job.weight;
+    }
+    job.envelope.open(false);
+    job.go.open(false);
+    this.#done++;
+    job.in.settle(outcome, {
+      dataStarted: job.dataStarted,
+      ended: job.written === 2,
+      discarded: job.discarded,
+    });
+    this.#progress(job);
+    this.#wake("writer");
+  }
+
+  #settleUnsent(input: JobInput, error: unknown, aborted = false): void {
+    this.#done++;
+    input.settle({
+      ok: false,
+      error: aborted ? abortedBeforeStart(error) : notSent(error),
+    }, { dataStarted: false, ended: false });
+  }
+
+  #progress(job: Job): void {
+    job.in.progress?.({
+      index: job.in.index,
+      bytes: job.bytesOut,
+      done: this.#done,
+    });
+  }
+
+  /**
+   * The connection failed, or the server said 421 (`at`: the message whose
+   * command it answered): account for every unsettled message.
+   */
+  #fail(err: unknown, at?: Job): void {
+    if (this.#hasFailed) return;
+    this.#hasFailed = true;
+    this.#failed = err;
+    void this.#w.session.close();
+    const closing = err instanceof SmtpServiceClosingError;
+    const head = at ?? this.#inflight.find((j) => !j.settled);
+    for (const job of [...this.#inflight]) {
+      this.#settle(
+        job,
+        failedOutcome(job, err, job === head, closing, this.#w),
+      );
+    }
+    this.#rsets = [];
+    this.#wake("reader");
+    this.#wake("writer");
+  }
+}
+
+/**
+ * Send jobs one at a time over a server without PIPELINING (the
+ * transaction's own path), with the same outcomes as the pipeline: after a
+ * lost connection, the jobs behind are not sent.
+ * @internal
+ */
+export async function runSequential(
+  w: Wire,
+  source: JobSource,
+): Promise<void> {
+  let failure: unknown;
+  let hasFailed = false;
+  let done = 0;
+  for (;;) {
+    let input = source.take();
+    if (input === undefined) {
+      if (source.exhausted() && source.end()) break;
+      await source.wait();
+      continue;
+    }
+    const settle = (outcome: Outcome, sent = false) => {
+      done++;
+      input!.settle(outcome, { dataStarted: sent, ended: sent });
+      input!.progress?.({ index: input!.index, bytes: 0, done });
+    };
+    if (hasFailed) {
+      settle({ ok: false, error: notSent(failure) });
+      continue;
+    }
+    if (input.signal?.aborted) {
+      settle({ ok: false, error: abortedBeforeStart(input.signal.reason) });
+      continue;
+    }
+    let t: Transaction;
+    try {
+      t = typeof input.t === "function" ? await prepared(input) : input.t;
+      const result = await sendTransaction(w, input.d, t);
+      settle({ ok: true, result }, true);
+    } catch (err) {
+      // Whether any data went out is not known here: never "none was sent".
+      const lost = !w.session.connected;
+      settle({ ok: false, error: err }, lost);
+      if (lost) {
+        hasFailed = true;
+        failure = err;
+      }
+    }
+    input = undefined;
+  }
+  if (hasFailed) await source.drain(failure);
+}
+
+/**
+ * Build a lazy transaction (a composed body read, a DKIM signature over a
+ * stream) within the message's deadline: a stream that never ends fails
+ * the message, not sent, instead of hanging the call.
+ */
+function prepared(input: JobInput): Promise<Transaction> {
+  const build = (input.t as () => Promise<Transaction>)();
+  return input.d.race(build, () => {}, "preparing the message");
+}
