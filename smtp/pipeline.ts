@@ -63,6 +63,9 @@ export {
  * written, and no 421 came before it), or not sent: whichever is true.
  * @internal
  */
+/** The phase of writing each kind of command (a final: DATA's end of data). */
+const PHASES = ["mail", "rcpt", "bdat", "data", "data", "rset"];
+
 export class Pipeline {
   readonly #w: Wire;
   readonly #source: JobSource;
@@ -82,6 +85,8 @@ export class Pipeline {
   /** Jobs refused with MAIL accepted whose RSET is not answered yet. */
   #open = 0;
   #ended_ = false;
+  /** The phase of what the writer sends (the last command queued). */
+  #writing = "mail";
   /** Jobs whose end of data is in the batch being assembled, and where it ends. */
   #ending: Array<{ job: Job; at: number }> = [];
 
@@ -186,6 +191,15 @@ export class Pipeline {
 
   #queue(job: Job, kind: Kind, i = 0): void {
     this.#expect.push({ job, kind, i });
+    this.#writing = kind === K.Chunk || (kind === K.Final && job.bdat)
+      ? "bdat"
+      : PHASES[kind];
+  }
+
+  /** `err` named with `phase` (unless it already names one). */
+  #tag<E>(err: E, phase: string): E {
+    this.#w.session.annotate(err, phase);
+    return err;
   }
 
   #envelope(job: Job): void {
@@ -342,7 +356,7 @@ export class Pipeline {
     } catch (err) {
       reader.cancel(err).catch(() => {});
       // The server waits for the end of the data: the session can't be saved.
-      this.#fail(err, job);
+      this.#fail(this.#tag(err, job.bdat ? "bdat" : "data"), job);
       throw err;
     } finally {
       reader.releaseLock();
@@ -398,7 +412,7 @@ export class Pipeline {
       // last byte may have arrived (outcome unknown); an end at its last
       // byte did not.
       for (const e of ending) if (e.at < total) e.job.written = 2;
-      this.#fail(err);
+      this.#fail(this.#tag(err, this.#writing));
       throw err;
     }
     for (const e of ending) e.job.written = 2;
@@ -452,7 +466,7 @@ export class Pipeline {
           reply = await reply;
         }
       } catch (err) {
-        this.#fail(err);
+        this.#fail(this.#tag(err, s.phase));
         return;
       }
       this.#head++;
@@ -508,7 +522,10 @@ export class Pipeline {
       case K.Chunk:
         if (code !== 250 && job.refusal === undefined) {
           job.refusal = job.envelopeOk
-            ? new SmtpDataError("message refused", reply as SmtpReply)
+            ? this.#tag(
+              new SmtpDataError("message refused", reply as SmtpReply),
+              "bdat",
+            )
             : job.envelopeRefusal();
         }
         return false;
@@ -518,7 +535,10 @@ export class Pipeline {
           return false;
         }
         job.refusal ??= job.envelopeOk
-          ? new SmtpDataError("data refused", reply as SmtpReply)
+          ? this.#tag(
+            new SmtpDataError("data refused", reply as SmtpReply),
+            "data",
+          )
           : job.envelopeRefusal();
         job.go.open(false);
         this.#refuse(job);
@@ -552,7 +572,10 @@ export class Pipeline {
     }
     if (!this.#w.dialect.replyPerRecipient) {
       if (reply.code !== 250) {
-        job.refusal = new SmtpDataError("message refused", reply);
+        job.refusal = this.#tag(
+          new SmtpDataError("message refused", reply),
+          "data reply",
+        );
         this.#refuse(job);
         return false;
       }
@@ -569,7 +592,9 @@ export class Pipeline {
     }
     job.finals.push(reply);
     if (job.finals.length < job.accepted.length) return true;
-    this.#settle(job, lmtpOutcome(job, undefined));
+    const outcome = lmtpOutcome(job, undefined);
+    if (!outcome.ok) this.#tag(outcome.error, "data reply");
+    this.#settle(job, outcome);
     return false;
   }
 

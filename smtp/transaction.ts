@@ -338,8 +338,12 @@ async function finish(
       throw await outcomeUnknown(s, err);
     }
     if (reply.code !== 250) {
+      const refusal = s.annotate(
+        new SmtpDataError("message refused", reply),
+        "data reply",
+      );
       await w.quietly("RSET", d);
-      throw new SmtpDataError("message refused", reply);
+      throw refusal;
     }
     return { reply, accepted, refused, unknown: [] };
   }
@@ -359,7 +363,7 @@ async function finish(
         { cause: replies.failure, recipients: unknown, refused },
       );
     }
-    throw new SmtpRecipientsRefusedError(refused);
+    throw s.annotate(new SmtpRecipientsRefusedError(refused), "data reply");
   }
   return {
     reply: replies[replies.length - 1],

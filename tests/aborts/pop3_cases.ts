@@ -15,9 +15,7 @@ const CA = [fixture("ca.pem")];
 const USERS = { [USER]: PASSWORD };
 const CAPA = ["USER", "UIDL", "TOP", "SASL PLAIN"];
 const AUTH = { auth: { username: USER, password: PASSWORD } };
-const SESSION = `CAPA\r\nAUTH PLAIN ${
-  b64(`\0${USER}\0${PASSWORD}`)
-}\r\nCAPA\r\n`;
+const SESSION = `CAPA\r\nAUTH PLAIN ${b64(`\0${USER}\0${PASSWORD}`)}\r\n`;
 const MESSAGES = [
   "Subject: one\r\n\r\nfirst\r\n",
   "Subject: two\r\n\r\nsecond\r\n",

@@ -176,12 +176,13 @@ export const smtpAbortCases: Scenario[] = [
         features: ["PIPELINING", "CHUNKING"],
         hook: (l, ctx) => {
           if (!l.startsWith("RCPT")) return undefined;
+          // Stop reading once the envelope is in (the RCPT reply still goes
+          // out): the 32 MiB chunk that follows fills the socket buffers
+          // and its write waits when the abort comes.
           const socket = ctx.peer.socket as { pause(): void; resume(): void };
-          void ctx.peer.waitFor("BDAT").then(() => {
-            socket.pause();
-            bdat.fireIn(100);
-            setTimeout(() => socket.resume(), 1500);
-          });
+          socket.pause();
+          bdat.fireIn(100);
+          setTimeout(() => socket.resume(), 1500);
           return undefined;
         },
       },

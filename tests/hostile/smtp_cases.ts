@@ -173,7 +173,7 @@ export const smtpCases: Scenario<"smtp">[] = [
     connected: true,
     act: (c) => send(c),
     error: SmtpRecipientsRefusedError,
-    phase: "bdat",
+    phase: "rcpt", // the refusal names its step, not where the hang-up came
     check: (err) => {
       const r = (err as SmtpRecipientsRefusedError).recipients;
       assert.equal(r.get("b@x.test")?.code, 550);
@@ -200,7 +200,7 @@ export const smtpCases: Scenario<"smtp">[] = [
     connected: true,
     act: (c) => send(c),
     error: SmtpSenderRefusedError,
-    phase: "bdat",
+    phase: "mail", // the refusal names its step, not where the hang-up came
     within: 1000,
     received: ENVELOPE + BDAT + MSG,
   },

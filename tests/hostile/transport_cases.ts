@@ -372,7 +372,7 @@ export function transportCases(p: SmtpFamily): Scenario<SmtpFamily>[] {
       connected: true,
       act: (c) => send(c, ["b@x.test", "c@x.test"]),
       error: SmtpRecipientsRefusedError,
-      phase: "data",
+      phase: "rcpt", // the refusal names its step, not where the hang-up came
       check: (err) => {
         const r = (err as SmtpRecipientsRefusedError).recipients;
         assert.deepEqual([...r.keys()], ["b@x.test", "c@x.test"]);
@@ -400,7 +400,7 @@ export function transportCases(p: SmtpFamily): Scenario<SmtpFamily>[] {
       connected: true,
       act: (c) => send(c),
       error: SmtpSenderRefusedError,
-      phase: "data",
+      phase: "mail", // the refusal names its step, not where the hang-up came
       check: (err) => {
         const e = err as SmtpSenderRefusedError;
         assert.equal(e.code, 553);
