@@ -19,6 +19,7 @@ import type {
   SendManyOptions,
   SendManyResult,
 } from "./many.ts";
+import { withMessageId } from "./many.ts";
 import type {
   MailOptions,
   MessageData,
@@ -757,7 +758,9 @@ export class SmtpClient {
     } catch (err) {
       return Promise.reject(c.session.annotate(err, "mail"));
     }
-    return c.mail.send(prepared.transaction, options, options?.onProgress);
+    const { messageId } = prepared;
+    return c.mail.send(prepared.transaction, options, options?.onProgress)
+      .then((result) => ({ ...result, messageId }));
   }
 
   /**
@@ -799,7 +802,8 @@ export class SmtpClient {
     } catch (err) {
       return Promise.reject(c.session.annotate(err, "mail"));
     }
-    return c.mail.send(t, options, options.onProgress);
+    return c.mail.send(t, options, options.onProgress)
+      .then((result) => withMessageId(result, message));
   }
 
   /**

@@ -42,6 +42,9 @@ test("send(): nodemailer-shaped options compose a message with From, Date and Me
   ]);
   assert.match(m.data, /^Date: /m);
   assert.match(m.data, /^Message-ID: <[^>]+@x\.test>/m);
+  // The result names the Message-ID that went out.
+  assert.match(res.messageId!, /^<[^>]+@x\.test>$/);
+  assert.ok(m.data.includes(`Message-ID: ${res.messageId}\r\n`));
   assert.doesNotMatch(m.data, /^Bcc:/mi);
   assert.doesNotMatch(m.data, /boss@x\.test/);
   // Encoded words, not raw UTF-8: nothing needed SMTPUTF8.

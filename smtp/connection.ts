@@ -61,7 +61,12 @@ import {
   TWO_PHASE_LIMIT,
   type Wire,
 } from "./transaction.ts";
-import { type BatchMessage, type ComposedLike, MailQueue } from "./many.ts";
+import {
+  type BatchMessage,
+  type ComposedLike,
+  DKIM_CHOICE,
+  MailQueue,
+} from "./many.ts";
 import type {
   MailOptions,
   MessageData,
@@ -222,8 +227,10 @@ export class SmtpConnection {
   ): Transaction | (() => Promise<Transaction>) {
     if (m !== null && typeof m === "object" && "message" in m) {
       checkOptions(m, BATCH_MESSAGE_SPEC, "sendMany message");
-      const { message, signal: _, ...rest } = m;
-      return this.messageTransaction(message, rest);
+      const { message, signal: _, [DKIM_CHOICE]: dkim, ...rest } = m as
+        & typeof m
+        & { [DKIM_CHOICE]?: DkimOptions | false };
+      return this.messageTransaction(message, rest, dkim);
     }
     checkOptions(m, BATCH_MAIL_SPEC, "sendMany message");
     const { signal: _, ...rest } = (m ?? {}) as SendMailOptions;
@@ -742,11 +749,13 @@ export class SmtpConnection {
   ): {
     transaction: Transaction | (() => Promise<Transaction>);
     call: SendMessageOptions;
+    messageId: string;
   } {
     const { message, send, dkim } = composeForSend(options);
     return {
       transaction: this.messageTransaction(message, send, dkim ?? this.o.dkim),
       call: send,
+      messageId: message.messageId,
     };
   }
 

@@ -1,10 +1,9 @@
 // sendMany and the mail queue: every send of a client goes through one pipeline; concurrent sends join it.
 
-import { AbortedError } from "../errors.ts";
+import { AbortedError, MailwireError } from "../errors.ts";
 import { Deadline } from "../io/deadline.ts";
 import type { Session, SessionCall } from "../io/session.ts";
 import {
-  SmtpDataError,
   SmtpNotSentError,
   SmtpOutcomeUnknownError,
   SmtpRecipientsRefusedError,
@@ -149,10 +148,17 @@ export function sentStateOf(error: unknown): SentState | undefined {
 /** The phase a send's error belongs to, for its message. */
 function phaseOf(error: unknown, fallback: string): string {
   if (error instanceof SmtpSenderRefusedError) return "mail";
+  // (LMTP's refusals after the data are tagged "data reply" where read.)
   if (error instanceof SmtpRecipientsRefusedError) return "rcpt";
-  if (error instanceof SmtpDataError) return "data";
-  if (error instanceof SmtpOutcomeUnknownError) return "data reply";
+  if (error instanceof SmtpOutcomeUnknownError) {
+    // Where the connection failed: the reply being read or the data being written.
+    const cause = error.cause;
+    return cause instanceof MailwireError && cause.phase !== undefined
+      ? cause.phase
+      : "data reply";
+  }
   if (error instanceof SmtpNotSentError) return "mail";
+  // A refused DATA, chunk or end of data is tagged where its reply is read.
   return fallback;
 }
 
@@ -563,4 +569,19 @@ function itemSignal(m: BatchMessage): AbortSignal | undefined {
     throw new TypeError("a batch message's signal must be an AbortSignal");
   }
   return s;
+}
+
+/**
+ * A batch message's own DKIM choice, overriding the client's `dkim`
+ * option (`false`: don't sign). Set by `SmtpPool.send`. @internal
+ */
+export const DKIM_CHOICE: unique symbol = Symbol("mailwire.dkim");
+
+/** `result` with the `Message-ID` of `message` when it is a composed message. @internal */
+export function withMessageId(
+  result: SendResult,
+  message: unknown,
+): SendResult {
+  const id = (message as { messageId?: unknown } | null)?.messageId;
+  return typeof id === "string" ? { ...result, messageId: id } : result;
 }

@@ -1,6 +1,10 @@
 // SmtpPool: many messages over a few SmtpClient connections, with reconnects, rate limits and exact accounting.
 
-import { AbortedError, type MailwireError } from "../errors.ts";
+import {
+  AbortedError,
+  ConnectionClosedError,
+  type MailwireError,
+} from "../errors.ts";
 import { checkClientOptions } from "../io/client_options.ts";
 import {
   checkCallOptions,
@@ -12,18 +16,22 @@ import {
   timeout,
 } from "../io/options.ts";
 import { SmtpClient } from "./client.ts";
+import { composeForSend } from "./composed.ts";
 import { SmtpNotSentError } from "./errors.ts";
 import {
   type BatchMessage,
   type ComposedLike,
+  DKIM_CHOICE,
   type SendManyOptions,
   type SendManyResult,
   sentStateOf,
+  withMessageId,
 } from "./many.ts";
 import { SMTP_SPEC, type SmtpClientOptions } from "./options.ts";
 import type {
   SendMailOptions,
   SendMessageOptions,
+  SendOptions,
   SendResult,
 } from "./types.ts";
 
@@ -76,6 +84,11 @@ const POOL_SPEC: Spec = {
   },
 };
 const POOL_KEYS = Object.keys(POOL_SPEC);
+/**
+ * Messages one connection takes from the queue at once: enough to keep its
+ * pipeline full, few enough that the other connections get a share.
+ */
+const IN_FLIGHT = 100;
 const SEND_SPEC: Spec = {
   from: () => {},
   to: () => {},
@@ -103,14 +116,17 @@ class Slot {
   busy = 0;
   idleTimer: ReturnType<typeof setTimeout> | undefined;
   connecting: Promise<void> | undefined;
+  /** Why the connection could not be opened. */
+  error: unknown;
   dead = false;
 }
 
 /**
  * A pool of SMTP connections with the same sending surface as
- * {@linkcode SmtpClient} (`sendMail`, `sendMessage`, `sendMany`). Messages
- * wait in one queue; each connection takes what it can pipeline
- * (concurrent sends on one client join one pipeline), up to
+ * {@linkcode SmtpClient} (`send`, `sendMail`, `sendMessage`, `sendMany`).
+ * Messages wait in one queue; each connection takes up to 100 at once into
+ * its pipeline (concurrent sends on one client join one pipeline), and a
+ * new connection opens while messages still wait, up to
  * `maxConnections` connections, each replaced after
  * `maxMessagesPerConnection` messages and closed after `idleTimeout` ms
  * idle. It uses nothing but `SmtpClient`, so it runs wherever the client
@@ -151,6 +167,7 @@ export class SmtpPool {
   readonly #starts: number[] = [];
   readonly #quitting = new Set<Promise<void>>();
   #rateTimer: ReturnType<typeof setTimeout> | undefined;
+  #opened = 0;
   #closing = false;
   #drained: (() => void) | undefined;
 
@@ -212,6 +229,73 @@ export class SmtpPool {
   }
 
   /**
+   * Connections opened since the pool was created, replacements after a
+   * lost connection or `maxMessagesPerConnection` included.
+   *
+   * @example
+   * ```ts
+   * import { SmtpPool } from "@mailwire/mailwire/smtp";
+   * const pool = new SmtpPool({ hostname: "smtp.example.com" });
+   * console.log(pool.opened); // 0
+   * await pool.close();
+   * ```
+   */
+  get opened(): number {
+    return this.#opened;
+  }
+
+  /**
+   * Open one connection now (connect, TLS, EHLO, login), so that a wrong
+   * host, certificate or password shows when the program starts rather
+   * than at the first message (nodemailer's `verify()`). When a
+   * connection is already open it is checked instead (busy, or answering a
+   * NOOP), and replaced if the server dropped it. Rejects with the error
+   * (`ConnectError`, `TlsError`, `AuthError`, …, with host, port and
+   * phase), and the pool stays usable. The connection then serves messages
+   * like any other, and is closed after `idleTimeout` ms idle.
+   *
+   * @example
+   * ```ts
+   * import { SmtpPool } from "@mailwire/mailwire/smtp";
+   * async function start(password: string): Promise<SmtpPool> {
+   *   const pool = new SmtpPool({
+   *     hostname: "smtp.example.com",
+   *     auth: { username: "me@example.com", password },
+   *   });
+   *   try {
+   *     await pool.connect(); // fails here on a bad password
+   *   } catch (err) {
+   *     await pool.close();
+   *     throw err;
+   *   }
+   *   return pool;
+   * }
+   * console.log(typeof start); // "function"
+   * ```
+   */
+  async connect(): Promise<void> {
+    if (this.#closing) {
+      throw new ConnectionClosedError("the pool is closed; create a new one");
+    }
+    let opening: Slot | undefined;
+    for (const slot of [...this.#slots]) {
+      if (slot.dead) continue;
+      if (slot.connecting) {
+        opening ??= slot;
+      } else if (slot.client?.connected && slot.busy > 0) {
+        return; // sending: alive
+      } else if (slot.client?.connected && await this.#alive(slot)) {
+        return;
+      } else if (!slot.dead) {
+        this.#retire(slot); // the server went away while it was idle
+      }
+    }
+    const slot = opening ?? this.#open();
+    await slot.connecting;
+    if (slot.error !== undefined) throw slot.error;
+  }
+
+  /**
    * Send one message, as {@linkcode SmtpClient.sendMail} does. Its
    * `signal` withdraws it while it waits in the queue or none of it was
    * sent; its `timeout` bounds its send once a connection takes it.
@@ -242,6 +326,47 @@ export class SmtpPool {
   }
 
   /**
+   * Compose and send a message, as {@linkcode SmtpClient.send} does
+   * (nodemailer-shaped options: `from`, `to`, `subject`, `text`, `html`,
+   * `attachments`, …). A `dkim` option signs this message, in place of the
+   * pool's own `dkim` option. The result carries the `messageId`.
+   *
+   * @example
+   * ```ts
+   * import type { SmtpPool } from "@mailwire/mailwire/smtp";
+   * async function welcome(pool: SmtpPool, to: string) {
+   *   const { messageId } = await pool.send({
+   *     from: { name: "Example", address: "hello@example.com" },
+   *     to,
+   *     subject: "Welcome",
+   *     text: "Glad to have you.",
+   *     html: "<p>Glad to have you.</p>",
+   *   });
+   *   console.log(messageId); // "<…@example.com>"
+   * }
+   * console.log(typeof welcome); // "function"
+   * ```
+   */
+  send(options: SendOptions): Promise<SendResult> {
+    let composed;
+    try {
+      checkCallOptions(options, "mail");
+      composed = composeForSend(options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const { message, dkim } = composed;
+    const { signal, timeout, ...rest } = composed.send;
+    const item: BatchMessage & { [DKIM_CHOICE]?: unknown } = {
+      ...rest,
+      message,
+    };
+    if (dkim) item[DKIM_CHOICE] = dkim;
+    return this.#one(item, signal, timeout)
+      .then((result) => withMessageId(result, message));
+  }
+
+  /**
    * Send a whole message, as {@linkcode SmtpClient.sendMessage} does (a
    * composed message included).
    *
@@ -264,7 +389,8 @@ export class SmtpPool {
       return Promise.reject(err);
     }
     const { signal, timeout, onProgress: _, ...rest } = options;
-    return this.#one({ ...rest, message }, signal, timeout);
+    return this.#one({ ...rest, message }, signal, timeout)
+      .then((result) => withMessageId(result, message));
   }
 
   /**
@@ -399,9 +525,21 @@ export class SmtpPool {
     return false;
   }
 
-  #open(): void {
+  /** Whether an idle connection still answers (NOOP). */
+  async #alive(slot: Slot): Promise<boolean> {
+    const t = this.#clientOptions.timeout ?? 60_000;
+    try {
+      await slot.client!.noop({ timeout: Math.min(t, 5000) });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  #open(): Slot {
     const slot = new Slot();
     this.#slots.add(slot);
+    this.#opened++;
     const client = new SmtpClient(this.#clientOptions);
     slot.client = client;
     slot.connecting = client.connect().then(
@@ -413,6 +551,7 @@ export class SmtpPool {
       },
       (err) => {
         slot.connecting = undefined;
+        slot.error = err;
         this.#retire(slot);
         // No connection can be had: the waiting messages fail (not sent).
         const others = [...this.#slots].some((s) => !s.dead);
@@ -424,6 +563,7 @@ export class SmtpPool {
         }
       },
     );
+    return slot;
   }
 
   /** Give `slot` as many queued messages as it may take now. */
@@ -437,8 +577,8 @@ export class SmtpPool {
     }
     while (
       this.#queue.length > 0 && !slot.dead &&
-      slot.sent < this.#perConnection && client.connected &&
-      this.#rateAllows()
+      slot.sent < this.#perConnection && slot.busy < IN_FLIGHT &&
+      client.connected && this.#rateAllows()
     ) {
       const job = this.#queue.shift()!;
       if (this.#rate) this.#starts.push(performance.now());

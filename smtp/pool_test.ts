@@ -2,8 +2,10 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { AbortedError } from "../errors.ts";
+import { AbortedError, ConnectError } from "../errors.ts";
+import { parseMessage } from "../message/parse.ts";
 import {
+  SmtpAuthenticationError,
   SmtpOutcomeUnknownError,
   SmtpPool,
   type SmtpPoolOptions,
@@ -237,6 +239,189 @@ test("pool: no server: every queued message rejects with the connect error", asy
   ]);
   for (const r of results) assert.equal(r.status, "rejected");
   await p.close();
+});
+
+test("pool: connect() opens one connection now; it then serves messages; opened counts every connection", async () => {
+  await withFake({ features: FEATURES }, async (fake) => {
+    const p = pool(fake);
+    assert.equal(p.opened, 0);
+    await p.connect();
+    assert.equal(p.connections, 1);
+    assert.equal(p.opened, 1);
+    assert.ok(fake.commands.some((c) => c.startsWith("EHLO")));
+    assert.ok(!fake.commands.some((c) => c.startsWith("MAIL")));
+    await p.connect(); // one is open: nothing new
+    assert.equal(fake.server.peers.length, 1);
+    await p.sendMail(mail(1));
+    assert.equal(fake.server.peers.length, 1); // the same connection
+    await p.close();
+    assert.equal(p.opened, 1);
+    assert.deepEqual(delivered(fake), [1]);
+    await assert.rejects(p.connect(), /pool is closed/);
+  });
+});
+
+test("pool: connect() while opening waits for the same connection", async () => {
+  await withFake({ features: FEATURES, greetingDelay: 100 }, async (fake) => {
+    const p = pool(fake);
+    await Promise.all([p.connect(), p.connect(), p.connect()]);
+    assert.equal(fake.server.peers.length, 1);
+    assert.equal(p.opened, 1);
+    await p.close();
+  });
+});
+
+test("pool: connect() rejects with the login error (phase, host, port); the pool stays usable", async () => {
+  let refuse = true;
+  await withFake({
+    features: [...FEATURES, "AUTH PLAIN"],
+    hook: (line) =>
+      line.startsWith("AUTH") && refuse
+        ? "535 5.7.8 bad credentials\r\n"
+        : undefined,
+  }, async (fake) => {
+    const p = pool(fake, {
+      auth: { username: "u", password: "wrong" },
+      allowInsecureAuth: true,
+    });
+    await assert.rejects(p.connect(), (err: Error) => {
+      assert.ok(err instanceof SmtpAuthenticationError, err.name);
+      assert.match(err.message, new RegExp(`127\\.0\\.0\\.1:${fake.port}`));
+      assert.equal((err as SmtpAuthenticationError).phase, "auth");
+      assert.ok(!err.message.includes("wrong"));
+      return true;
+    });
+    assert.equal(p.connections, 0);
+    refuse = false;
+    await p.connect();
+    assert.equal(p.opened, 2);
+    await p.sendMail(mail(2));
+    await p.close();
+    assert.deepEqual(delivered(fake), [2]);
+  });
+});
+
+test("pool: connect() to no server is a ConnectError", async () => {
+  const fake = await smtpFake();
+  const port = fake.port;
+  await fake.close();
+  const p = new SmtpPool({ hostname: "127.0.0.1", port, tls: "none" });
+  await assert.rejects(p.connect(), ConnectError);
+  await p.close();
+});
+
+test("pool: connect() after the idle connection was dropped by the server opens a new one", async () => {
+  await withFake({ features: FEATURES }, async (fake) => {
+    const p = pool(fake);
+    await p.connect();
+    (await fake.peer()).destroy();
+    const until = Date.now() + 2000;
+    while (
+      fake.server.peers[0].socket.readyState !== "closed" && Date.now() < until
+    ) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await new Promise((r) => setTimeout(r, 50));
+    await p.connect();
+    assert.equal(p.opened, 2);
+    await p.sendMail(mail(3));
+    await p.close();
+    assert.deepEqual(delivered(fake), [3]);
+  });
+});
+
+test("pool: send() composes (From, Date, Message-ID, Bcc in the envelope only) and returns the messageId", async () => {
+  await withFake({ features: FEATURES }, async (fake) => {
+    const p = pool(fake, { maxConnections: 2 });
+    const results = await Promise.all(
+      Array.from({ length: 5 }, (_, i) =>
+        p.send({
+          from: { name: "Zoë", address: "s@x.test" },
+          to: `r${i}@x.test`,
+          bcc: "audit@x.test",
+          subject: `${i}`,
+          text: `message ${i}`,
+        })),
+    );
+    await p.close();
+    assert.equal(fake.messages.length, 5);
+    const ids = new Set<string>();
+    for (const [i, r] of results.entries()) {
+      assert.deepEqual(r.accepted, [`r${i}@x.test`, "audit@x.test"]);
+      assert.match(r.messageId!, /^<[^<>@]+@x\.test>$/);
+      ids.add(r.messageId!);
+      const sent = fake.messages.find((m) => m.data.includes(r.messageId!))!;
+      const parsed = await parseMessage(new TextEncoder().encode(sent.data));
+      assert.equal(parsed.header("message-id"), r.messageId);
+      assert.equal(parsed.subject, `${i}`);
+      assert.equal(parsed.header("bcc"), undefined);
+      assert.ok(parsed.header("date"));
+    }
+    assert.equal(ids.size, 5);
+  });
+});
+
+test("pool: send() with dkim signs that message once, in place of the pool's dkim", async () => {
+  const keys = await crypto.subtle.generateKey(
+    { name: "Ed25519" },
+    true,
+    ["sign", "verify"],
+  ) as CryptoKeyPair;
+  const dkim = (selector: string) => ({
+    domain: "x.test",
+    selector,
+    privateKey: keys.privateKey,
+    algorithm: "ed25519-sha256" as const,
+  });
+  await withFake({ features: FEATURES }, async (fake) => {
+    const p = pool(fake, { dkim: dkim("pool") });
+    await p.send({ from: "s@x.test", to: "a@x.test", subject: "1", text: "t" });
+    await p.send({
+      from: "s@x.test",
+      to: "b@x.test",
+      subject: "2",
+      text: "t",
+      dkim: dkim("own"),
+    });
+    await p.close();
+    const sigs = fake.messages.map((m) =>
+      [...m.data.matchAll(/^DKIM-Signature:.*?s=(\w+)/gms)].map((x) => x[1])
+    );
+    assert.deepEqual(sigs, [["pool"], ["own"]]);
+  });
+});
+
+test("pool: send() refuses bad input before queueing", async () => {
+  await withFake({ features: FEATURES }, async (fake) => {
+    const p = pool(fake);
+    await assert.rejects(
+      p.send({ from: "s@x.test", to: "a@x.test", subject: "a\r\nBcc: x@y" }),
+      /subject/,
+    );
+    await assert.rejects(
+      p.send(
+        { from: "s@x.test", to: "a@x.test", text: "t", bogus: 1 } as never,
+      ),
+      /bogus/,
+    );
+    await p.close();
+    assert.equal(fake.server.peers.length, 0);
+  });
+});
+
+test("pool: sendMessage of a composed message returns its messageId", async () => {
+  const { composeMessage } = await import("../message/compose.ts");
+  await withFake({ features: FEATURES }, async (fake) => {
+    const p = pool(fake);
+    const m = composeMessage({ from: "s@x.test", to: "a@x.test", text: "t" });
+    const r = await p.sendMessage(m);
+    assert.equal(r.messageId, m.messageId);
+    const raw = await p.sendMessage(
+      "From: s@x.test\r\nTo: a@x.test\r\n\r\nt\r\n",
+    );
+    assert.equal(raw.messageId, undefined);
+    await p.close();
+  });
 });
 
 test("pool: options are strict", () => {

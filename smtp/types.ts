@@ -185,6 +185,8 @@ export interface SendResult {
   unknown: string[];
   /** LMTP only: each recipient's delivery reply after the data. */
   deliveries?: Map<string, SmtpReply>;
+  /** The `Message-ID` (with `<>`) of a composed message: set by `send()` and by `sendMessage()` of a composed message. */
+  messageId?: string;
 }
 
 /**
