@@ -75,6 +75,8 @@ Message:
 
 Bulk:
       --count N              send N messages (to each recipient of --recipients)
+      --connections N        over up to N connections at once (default 1, at most 100;
+                             each pipelines up to 100 messages)
       --recipients FILE      one message per address in FILE (one a line, # comments)
       --progress MODE        auto (a bar on a terminal, plain lines otherwise), bar,
                              plain, none

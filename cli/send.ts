@@ -7,6 +7,7 @@ import {
   composeMessage,
   type ComposeOptions,
 } from "../message/mod.ts";
+import { AbortedError } from "../tls/mod.ts";
 import {
   envelopeFromMessage,
   type SendMessageOptions,
@@ -61,6 +62,7 @@ const SPEC: Record<string, OptionSpec> = {
   eml: { type: "string" },
   "dry-run": { type: "boolean" },
   count: { type: "string" },
+  connections: { type: "string" },
   recipients: { type: "string" },
   progress: { type: "string" },
   "local-name": { type: "string" },
@@ -324,6 +326,12 @@ async function bulk(
   let failed = 0;
   let errorsShown = 0;
   let stop: unknown;
+  // Stopping (an error, Ctrl-C) withdraws what waits in the pool; what is
+  // on the wire finishes.
+  const run = new AbortController();
+  const interrupted = () => run.abort();
+  ctx.io.signal?.addEventListener("abort", interrupted, { once: true });
+  const stopped = () => stop !== undefined || run.signal.aborted;
   const problem = (n: number, text: string) => {
     if (errorsShown++ < 10) {
       progress.clear();
@@ -331,14 +339,17 @@ async function bulk(
     }
   };
   let next = 0;
-  const worker = async () => {
-    while (next < total && stop === undefined && !ctx.io.signal?.aborted) {
+  const worker = async (upTo: number) => {
+    while (next < upTo && !stopped()) {
       const i = next++;
       const n = i + 1;
       const rcpt = rcpts[Math.floor(i / count)];
       const out = make(n, total, rcpt);
       try {
-        const result = await sender.sendMessage(out.message, out.options);
+        const result = await sender.sendMessage(out.message, {
+          ...out.options,
+          signal: run.signal,
+        });
         if (result.unknown.length) {
           unknown++;
           exit = worstExit(exit, EXIT.outcomeUnknown);
@@ -349,6 +360,9 @@ async function bulk(
           problem(n, `refused for ${[...result.refused.keys()].join(", ")}`);
         } else accepted++;
       } catch (err) {
+        if (err instanceof AbortedError && run.signal.aborted) {
+          continue; // withdrawn before a byte of it was sent: not sent
+        }
         const code = exitCodeOf(err);
         exit = worstExit(exit, code);
         if (code === EXIT.outcomeUnknown) unknown++;
@@ -360,15 +374,22 @@ async function bulk(
           code !== EXIT.refused && !(err instanceof SmtpRecipientsRefusedError)
         ) {
           stop = err;
+          run.abort();
         }
       }
       done++;
       progress.update(done);
     }
   };
+  // The first message alone: what fails for every message fails once.
+  await worker(1);
   await Promise.all(
-    Array.from({ length: Math.max(1, sender.concurrency) }, worker),
+    Array.from(
+      { length: Math.min(Math.max(1, sender.concurrency), total) },
+      () => worker(total),
+    ),
   );
+  ctx.io.signal?.removeEventListener("abort", interrupted);
   progress.finish();
   ctx.beforeErr = undefined;
   if (errorsShown > 10) {
@@ -397,6 +418,9 @@ export async function send(args: string[], ctx: Context): Promise<ExitCode> {
   const count = str(values, "count") === undefined
     ? 1
     : parseCount(str(values, "count")!, "--count");
+  const connections = str(values, "connections") === undefined
+    ? 1
+    : parseCount(str(values, "connections")!, "--connections", 100);
   const recipientsPath = str(values, "recipients");
   let rcpts: (string | undefined)[] = [undefined];
   if (recipientsPath !== undefined) {
@@ -446,7 +470,10 @@ export async function send(args: string[], ctx: Context): Promise<ExitCode> {
     // One message: Ctrl-C aborts it (a bulk send instead stops queueing).
     signal: total === 1 ? ctx.io.signal : undefined,
   };
-  const sender = await usageOf("send", () => openSender(options));
+  const sender = await usageOf(
+    "send",
+    () => openSender(options, Math.min(connections, total)),
+  );
   try {
     if (total === 1) {
       return report(
