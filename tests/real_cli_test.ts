@@ -155,6 +155,36 @@ test("bulk: 500 messages with the progress captured (plain lines when piped, a b
   assert.ok(await deleteMine([t, b]) >= 520);
 });
 
+test("bulk: 400 messages over --connections 3, each delivered once", async () => {
+  const t = tok("conns");
+  const r = await cliChild(
+    sendArgs(
+      sub,
+      `${t} {n}/{total}`,
+      "-u",
+      me.login,
+      "--count",
+      "400",
+      "--connections",
+      "3",
+      "--progress",
+      "none",
+    ),
+    { env: pw, timeoutMs: 180_000 },
+  );
+  assert.equal(r.code, EXIT.ok, r.stderr);
+  // The first message goes alone; then each connection takes up to 100,
+  // and another opens while messages still wait.
+  const m =
+    /^sent 400 of 400 messages in [\d.]+ s \(([\d.]+) msg\/s\) over (\d) connection\(s\): 400 accepted, 0 refused, 0 failed, 0 outcome unknown\n$/
+      .exec(r.stdout);
+  assert.ok(m, r.stdout);
+  assert.ok(Number(m[2]) >= 2 && Number(m[2]) <= 3, r.stdout);
+  console.log(`bulk over --connections 3: ${r.stdout.trim()}`);
+  assert.equal(await deliveredWith(me, t, 400, 120_000), 400);
+  assert.ok(await deleteMine([t]) >= 400);
+});
+
 test("each failure class has its exit code", async () => {
   const bad = { MAILWIRE_PASSWORD: "wrong-password-x" };
   const cases: [string, string[], number, RegExp, Record<string, string>?][] = [
