@@ -165,7 +165,8 @@ function phaseOf(error: unknown, fallback: string): string {
 interface Queued {
   input: JobInput;
   call?: SessionCall;
-  onAbort?: () => void;
+  /** Rejects the send while it waits (an abort). */
+  reject?: (err: unknown) => void;
 }
 
 /** A batch's messages, pulled one ahead (async iterables) so the next is ready when the wire is. */
@@ -300,6 +301,8 @@ export class MailQueue implements JobSource {
   #feeds: Feed[] = [];
   #pumping = false;
   #waiters: Array<() => void> = [];
+  /** Waiting sends by signal: one abort listener per signal, however many share it. */
+  #watched = new Map<AbortSignal, { qs: Set<Queued>; onAbort: () => void }>();
 
   constructor(host: MailHost) {
     this.#host = host;
@@ -339,9 +342,7 @@ export class MailQueue implements JobSource {
           progress,
           settle: (o, sent) => {
             d?.dispose();
-            if (q.onAbort) {
-              call?.signal?.removeEventListener("abort", q.onAbort);
-            }
+            if (signal) this.#unwatch(q, signal);
             if (o.ok) resolve(o.result);
             else reject(this.#error(o.error, sent));
           },
@@ -353,17 +354,45 @@ export class MailQueue implements JobSource {
           reject(this.#error(abortedWaiting(signal), undefined));
           return;
         }
-        q.onAbort = () => {
-          const i = this.#jobs.indexOf(q);
-          if (i < 0) return; // taken: the pipeline decides
-          this.#jobs.splice(i, 1);
-          reject(this.#error(abortedWaiting(signal), undefined));
-        };
-        signal.addEventListener("abort", q.onAbort, { once: true });
+        q.reject = reject;
+        this.#watch(q, signal);
       }
       this.#jobs.push(q);
       this.#kick(call);
     });
+  }
+
+  #watch(q: Queued, signal: AbortSignal): void {
+    let w = this.#watched.get(signal);
+    if (!w) {
+      const qs = new Set<Queued>();
+      const onAbort = () => {
+        this.#watched.delete(signal);
+        // Taken ones stay: the pipeline decides.
+        const jobs = this.#jobs;
+        let kept = 0;
+        for (const j of jobs) {
+          if (qs.has(j)) {
+            j.reject?.(this.#error(abortedWaiting(signal), undefined));
+          } else jobs[kept++] = j;
+        }
+        jobs.length = kept;
+      };
+      w = { qs, onAbort };
+      this.#watched.set(signal, w);
+      signal.addEventListener("abort", onAbort, { once: true });
+    }
+    w.qs.add(q);
+  }
+
+  #unwatch(q: Queued, signal: AbortSignal): void {
+    const w = this.#watched.get(signal);
+    if (!w) return;
+    w.qs.delete(q);
+    if (w.qs.size === 0) {
+      this.#watched.delete(signal);
+      signal.removeEventListener("abort", w.onAbort);
+    }
   }
 
   /** Send a batch; one result per message, in order. */
@@ -497,7 +526,8 @@ export class MailQueue implements JobSource {
     if (this.#unread.length) return this.#unread.shift();
     const q = this.#jobs.shift();
     if (q) {
-      if (q.onAbort) q.call?.signal?.removeEventListener("abort", q.onAbort);
+      const signal = q.call?.signal;
+      if (signal) this.#unwatch(q, signal); // taken: the pipeline decides
       return q.input;
     }
     for (const f of this.#feeds) {

@@ -87,6 +87,8 @@ export class Pipeline {
   #ended_ = false;
   /** The phase of what the writer sends (the last command queued). */
   #writing = "mail";
+  /** A write is in progress (a failure the reader sees first is the writer's). */
+  #inWrite = false;
   /** Jobs whose end of data is in the batch being assembled, and where it ends. */
   #ending: Array<{ job: Job; at: number }> = [];
 
@@ -405,6 +407,7 @@ export class Pipeline {
     this.#wake("reader");
     const d = this.#inflight[0]?.in.d ??
       this.#expect[this.#expect.length - 1].job.in.d;
+    this.#inWrite = true;
     try {
       await this.#w.write(parts, d, log);
     } catch (err) {
@@ -415,6 +418,7 @@ export class Pipeline {
       this.#fail(this.#tag(err, this.#writing));
       throw err;
     }
+    this.#inWrite = false;
     for (const e of ending) e.job.written = 2;
   }
 
@@ -466,7 +470,8 @@ export class Pipeline {
           reply = await reply;
         }
       } catch (err) {
-        this.#fail(this.#tag(err, s.phase));
+        // A reset while data goes out may reach the reader first (Node).
+        this.#fail(this.#tag(err, this.#inWrite ? this.#writing : s.phase));
         return;
       }
       this.#head++;

@@ -106,7 +106,6 @@ interface PoolJob {
   timeout?: number;
   requeues: number;
   settle(r: SendManyResult): void;
-  onAbort?: () => void;
 }
 
 /** One connection of the pool and its life. */
@@ -166,6 +165,10 @@ export class SmtpPool {
   readonly #slots = new Set<Slot>();
   readonly #starts: number[] = [];
   readonly #quitting = new Set<Promise<void>>();
+  readonly #watched = new Map<
+    AbortSignal,
+    { jobs: Set<PoolJob>; onAbort: () => void }
+  >();
   #rateTimer: ReturnType<typeof setTimeout> | undefined;
   #opened = 0;
   #closing = false;
@@ -477,18 +480,37 @@ export class SmtpPool {
       job.settle({ ok: false, error: aborted(signal) });
       return;
     }
-    if (signal) {
-      job.onAbort = () => {
-        const i = this.#queue.indexOf(job);
-        if (i < 0) return; // taken: the connection withdraws it if unsent
-        this.#queue.splice(i, 1);
-        job.settle({ ok: false, error: aborted(signal) });
-        this.#checkDrained();
-      };
-      signal.addEventListener("abort", job.onAbort, { once: true });
-    }
+    if (signal) this.#watch(job, signal);
     this.#queue.push(job);
     this.#dispatch();
+  }
+
+  /**
+   * Withdraw `job` from the queue when `signal` aborts. One listener per
+   * signal, however many messages share it (a batch's signal).
+   */
+  #watch(job: PoolJob, signal: AbortSignal): void {
+    let w = this.#watched.get(signal);
+    if (!w) {
+      const jobs = new Set<PoolJob>();
+      const onAbort = () => {
+        this.#watched.delete(signal);
+        // Taken ones stay: their connection withdraws them if unsent.
+        const queue = this.#queue;
+        let kept = 0;
+        for (const j of queue) {
+          if (jobs.has(j)) {
+            j.settle({ ok: false, error: aborted(signal) });
+          } else queue[kept++] = j;
+        }
+        queue.length = kept;
+        this.#checkDrained();
+      };
+      w = { jobs, onAbort };
+      this.#watched.set(signal, w);
+      signal.addEventListener("abort", onAbort, { once: true });
+    }
+    w.jobs.add(job);
   }
 
   /** Hand queued messages to connections, opening new ones as needed. */
@@ -638,7 +660,15 @@ export class SmtpPool {
   }
 
   #finish(job: PoolJob, result: SendManyResult): void {
-    if (job.onAbort) job.signal?.removeEventListener("abort", job.onAbort);
+    const signal = job.signal;
+    const w = signal && this.#watched.get(signal);
+    if (w) {
+      w.jobs.delete(job);
+      if (w.jobs.size === 0) {
+        this.#watched.delete(signal);
+        signal.removeEventListener("abort", w.onAbort);
+      }
+    }
     job.settle(result);
   }
 

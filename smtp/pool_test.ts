@@ -202,6 +202,34 @@ test("pool: a message aborted while queued is never sent", async () => {
   });
 });
 
+test("pool: 300 queued messages sharing one signal: one abort withdraws every waiting one, the taken ones finish", async () => {
+  await withFake({ features: FEATURES }, async (fake) => {
+    const p = pool(fake, { maxConnections: 1 });
+    const ac = new AbortController();
+    let added = 0;
+    const add = ac.signal.addEventListener.bind(ac.signal);
+    ac.signal.addEventListener = ((...args: Parameters<typeof add>) => {
+      added++;
+      return add(...args);
+    }) as typeof add;
+    const sends = Array.from(
+      { length: 300 },
+      (_, i) => p.sendMail({ ...mail(i), signal: ac.signal }),
+    );
+    assert.ok(added <= 1, `${added} abort listeners for one signal`);
+    ac.abort("stop");
+    const results = await Promise.allSettled(sends);
+    await p.close();
+    const sent = results.filter((r) => r.status === "fulfilled").length;
+    const withdrawn = results.filter((r) =>
+      r.status === "rejected" && r.reason instanceof AbortedError
+    ).length;
+    assert.equal(sent + withdrawn, 300);
+    assert.ok(withdrawn > 0, "some were still waiting");
+    assert.equal(delivered(fake).length, sent);
+  });
+});
+
 test("pool: close() drains what is queued, then refuses new sends", async () => {
   await withFake({ features: FEATURES }, async (fake) => {
     const p = pool(fake, { maxConnections: 2 });
