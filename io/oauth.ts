@@ -2,7 +2,7 @@
 
 import type { Credentials } from "../auth/mechanism.ts";
 import type { Deadline } from "./deadline.ts";
-import { assertSafe } from "./validate.ts";
+import { assertCredentials, assertSafe } from "./validate.ts";
 
 /**
  * Gives a current OAuth 2 access token (e.g. refreshed from a refresh
@@ -79,7 +79,7 @@ export async function fetchToken(
  * Log in with `login`, asking `credentials.accessToken` for the token when
  * it is a provider: after a failed attempt (`retryable`), the provider is
  * asked once more and the login tried once more. A plain token is used as
- * is, once.
+ * is, once. Every credential is checked first (throws before any await).
  */
 export async function loginWithProvider<T>(
   credentials: TokenCredentials,
@@ -87,7 +87,12 @@ export async function loginWithProvider<T>(
   login: (credentials: Credentials) => Promise<T>,
   retryable: (err: unknown) => boolean,
 ): Promise<T> {
-  const provider = credentials.accessToken;
+  // Every credential checked before a byte is sent (a provided token when
+  // it comes).
+  const { accessToken: provider, ...rest } = credentials;
+  assertCredentials(
+    typeof provider === "function" ? rest : credentials as Credentials,
+  );
   if (typeof provider !== "function") {
     return await login(credentials as Credentials);
   }

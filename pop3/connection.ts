@@ -395,11 +395,7 @@ export class Pop3Connection {
     options: Pop3LoginOptions,
     d: Deadline,
   ): Promise<Pop3Status> {
-    const { accessToken, ...rest } = credentials;
-    // Before a byte is sent (CAPA included); a provided token when it comes.
-    assertCredentials(
-      typeof accessToken === "function" ? rest : credentials as Credentials,
-    );
+    // Checked before a byte is sent (CAPA included).
     return loginWithProvider(
       credentials,
       d,

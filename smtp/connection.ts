@@ -455,11 +455,7 @@ export class SmtpConnection {
     options: SmtpLoginOptions,
     d: Deadline,
   ): Promise<SmtpReply | undefined> {
-    const { accessToken, ...rest } = credentials;
-    // Before a byte is sent (EHLO included); a provided token when it comes.
-    assertCredentials(
-      typeof accessToken === "function" ? rest : credentials as Credentials,
-    );
+    // Checked before a byte is sent (EHLO included).
     return loginWithProvider(
       credentials,
       d,
