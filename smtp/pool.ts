@@ -28,6 +28,7 @@ import {
   withMessageId,
 } from "./many.ts";
 import { SMTP_SPEC, type SmtpClientOptions } from "./options.ts";
+import type { SendProgress } from "./job.ts";
 import type {
   SendMailOptions,
   SendMessageOptions,
@@ -105,6 +106,8 @@ interface PoolJob {
   signal?: AbortSignal;
   timeout?: number;
   requeues: number;
+  /** Progress of this message on its connection. */
+  progress?: (p: SendProgress) => void;
   settle(r: SendManyResult): void;
 }
 
@@ -324,8 +327,8 @@ export class SmtpPool {
     } catch (err) {
       return Promise.reject(err);
     }
-    const { signal, timeout, onProgress: _, ...item } = options;
-    return this.#one(item, signal, timeout);
+    const { signal, timeout, onProgress, ...item } = options;
+    return this.#one(item, signal, timeout, onProgress);
   }
 
   /**
@@ -365,7 +368,7 @@ export class SmtpPool {
       message,
     };
     if (dkim) item[DKIM_CHOICE] = dkim;
-    return this.#one(item, signal, timeout)
+    return this.#one(item, signal, timeout, options.onProgress)
       .then((result) => withMessageId(result, message));
   }
 
@@ -391,8 +394,8 @@ export class SmtpPool {
     } catch (err) {
       return Promise.reject(err);
     }
-    const { signal, timeout, onProgress: _, ...rest } = options;
-    return this.#one({ ...rest, message }, signal, timeout)
+    const { signal, timeout, onProgress, ...rest } = options;
+    return this.#one({ ...rest, message }, signal, timeout, onProgress)
       .then((result) => withMessageId(result, message));
   }
 
@@ -427,11 +430,16 @@ export class SmtpPool {
     const window = this.#max * 1000;
     let inFlight = 0;
     let wake: (() => void) | undefined;
+    // Progress in batch terms: the message's index, messages settled so far.
+    const onProgress = options.onProgress;
+    let done = 0;
     for await (const item of messages as AsyncIterable<BatchMessage>) {
       while (inFlight >= window) await new Promise<void>((r) => wake = r);
       inFlight++;
       const signal = (item as { signal?: AbortSignal })?.signal ??
         options.signal;
+      const index = results.length;
+      let bytes = 0;
       results.push(
         new Promise<SendManyResult>((settle) =>
           this.#enqueue({
@@ -439,8 +447,12 @@ export class SmtpPool {
             signal,
             timeout: options.timeout,
             requeues: 0,
+            progress: onProgress &&
+              ((p) => onProgress({ index, bytes: bytes = p.bytes, done })),
             settle: (r) => {
               inFlight--;
+              done++;
+              onProgress?.({ index, bytes, done });
               wake?.();
               settle(r);
             },
@@ -455,6 +467,7 @@ export class SmtpPool {
     item: BatchMessage,
     signal: AbortSignal | undefined,
     timeout: number | undefined,
+    progress: ((p: SendProgress) => void) | undefined,
   ): Promise<SendResult> {
     return new Promise((resolve, reject) =>
       this.#enqueue({
@@ -462,6 +475,7 @@ export class SmtpPool {
         signal,
         timeout,
         requeues: 0,
+        progress,
         settle: (r) => r.ok ? resolve(r.result) : reject(r.error),
       })
     );
@@ -620,7 +634,10 @@ export class SmtpPool {
     const item = job.signal ? { ...job.item, signal: job.signal } : job.item;
     let result: SendManyResult;
     try {
-      [result] = await client.sendMany([item], { timeout: job.timeout });
+      [result] = await client.sendMany([item], {
+        timeout: job.timeout,
+        onProgress: job.progress,
+      });
     } catch (err) {
       result = { ok: false, error: err as Error };
     }

@@ -230,6 +230,34 @@ test("pool: 300 queued messages sharing one signal: one abort withdraws every wa
   });
 });
 
+test("pool: onProgress reports bytes per message and, in sendMany, batch indexes and messages done", async () => {
+  await withFake({ features: FEATURES }, async (fake) => {
+    const p = pool(fake, { maxConnections: 2 });
+    const one: number[] = [];
+    await p.sendMail({ ...mail(0), onProgress: (x) => one.push(x.bytes) });
+    assert.ok(one.length > 0 && one.at(-1)! >= mail(0).data.length, `${one}`);
+    const seen = new Map<number, number>();
+    const dones: number[] = [];
+    const results = await p.sendMany(
+      Array.from({ length: 250 }, (_, i) => mail(i + 1)),
+      {
+        onProgress: (x) => {
+          seen.set(x.index, Math.max(seen.get(x.index) ?? 0, x.bytes));
+          dones.push(x.done);
+        },
+      },
+    );
+    await p.close();
+    assert.equal(results.filter((r) => r.ok).length, 250);
+    assert.equal(seen.size, 250);
+    for (const [i, bytes] of seen) {
+      assert.ok(bytes >= mail(i + 1).data.length, `message ${i}: ${bytes}`);
+    }
+    assert.equal(Math.max(...dones), 250);
+    for (let i = 1; i < dones.length; i++) assert.ok(dones[i] >= dones[i - 1]);
+  });
+});
+
 test("pool: close() drains what is queued, then refuses new sends", async () => {
   await withFake({ features: FEATURES }, async (fake) => {
     const p = pool(fake, { maxConnections: 2 });
