@@ -110,12 +110,19 @@ export const MUTANTS = [
   },
   {
     name: "delivery-folded-into-error",
-    rule: "never fold a delivery into an error (LMTP)",
-    file: "smtp/transaction.ts",
+    rule: "never fold a delivery into an error (LMTP; pipelined and one command at a time)",
+    file: "smtp/job.ts",
     edits: [[
       "  if (delivered.length === 0) {\n    if (unknown.length > 0) {",
       "  if (delivered.length === 0 || unknown.length > 0) {\n    if (unknown.length > 0) {",
     ]],
+    more: [{
+      file: "smtp/transaction.ts",
+      edits: [[
+        "  if (delivered.length === 0) {\n    if (unknown.length > 0) {",
+        "  if (delivered.length === 0 || unknown.length > 0) {\n    if (unknown.length > 0) {",
+      ]],
+    }],
     tests: ["smtp/lmtp_test.ts", "tests/aborts/smtp_test.ts"],
   },
   {
@@ -179,26 +186,28 @@ export const MUTANTS = [
   {
     name: "issue8-3-lmtp-421-throws",
     rule: "issue 8 #3: a 421 between LMTP replies keeps the deliveries",
-    file: "smtp/transaction.ts",
+    file: "smtp/pipeline.ts",
     edits: [[
-      "      reply = await w.read(d, true);",
-      "      reply = await w.read(d);",
+      "reply = w.read(job.in.d, true);",
+      "reply = w.read(job.in.d);",
     ]],
+    more: [{
+      file: "smtp/transaction.ts",
+      edits: [["      reply = await w.read(d, true);", "      reply = await w.read(d);"]],
+    }],
     tests: ["smtp/lmtp_test.ts"],
   },
   {
     name: "issue8-4-refusal-hidden-by-hangup",
     rule: "issue 8 #4: all RCPTs refused then a hang-up reports the refusal",
-    file: "smtp/transaction.ts",
+    file: "smtp/job.ts",
+    // The pipeline keeps the refusal it read; a hang-up must not replace it.
     edits: [
       [
-        "if (!envelopeOk(m) && err instanceof SmtpServerDisconnectedError) {",
+        "if (job.refusal !== undefined && !(job.refusal instanceof SmtpNotSentError)) {",
         "if (false) {",
       ],
-      [
-        "if (!(err instanceof SmtpServerDisconnectedError)) throw err;",
-        "throw err;",
-      ],
+      ["if (job.envelopeRead && !job.envelopeOk) {", "if (false) {"],
     ],
     tests: ["tests/hostile/smtp_test.ts"],
   },
@@ -226,6 +235,13 @@ export const MUTANTS = [
         "",
       ],
     ],
+    more: [{
+      file: "io/oauth.ts",
+      edits: [[
+        "  assertCredentials(\n    typeof provider === \"function\" ? rest : credentials as Credentials,\n  );\n",
+        "",
+      ]],
+    }],
     tests: ["tests/hostile/pop3_test.ts"],
   },
   {

@@ -99,16 +99,32 @@ function firstFailure(output) {
 }
 
 function apply(m) {
-  const path = join(SCRATCH, m.file);
+  // One file, or several for a rule enforced in more than one place.
+  const restores = [];
+  try {
+    for (const { file, edits } of [m, ...(m.more ?? [])]) {
+      restores.push(applyTo(m.name, file, edits));
+    }
+  } catch (err) {
+    for (const r of restores) r();
+    throw err;
+  }
+  return () => {
+    for (const r of restores) r();
+  };
+}
+
+function applyTo(name, file, edits) {
+  const path = join(SCRATCH, file);
   const original = readFileSync(path, "utf8");
   let text = original;
-  for (const [find, replace] of m.edits) {
+  for (const [find, replace] of edits) {
     const count = text.split(find).length - 1;
     if (count !== 1) {
       throw new Error(
-        `${m.name}: ${
+        `${name}: ${
           JSON.stringify(find.slice(0, 60))
-        } occurs ${count} times in ${m.file} (expected once)`,
+        } occurs ${count} times in ${file} (expected once)`,
       );
     }
     text = text.replace(find, () => replace);

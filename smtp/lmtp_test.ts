@@ -22,6 +22,11 @@ import {
 } from "../tests/fakes/smtp_fake.ts";
 
 const MSG = "Subject: hi\r\n\r\nHello\r\n";
+/** The delivery rules hold pipelined and one command at a time (two code paths). */
+const MODES: [string, string[]][] = [
+  ["pipelined", ["PIPELINING"]],
+  ["one command at a time", []],
+];
 
 async function withLmtp(
   fakeOptions: SmtpFakeOptions,
@@ -187,30 +192,33 @@ test("lmtp: replies split across writes are all read (no desync)", async () => {
   );
 });
 
-test("lmtp: every recipient failing at the data stage is SmtpRecipientsRefusedError", async () => {
-  await withLmtp(
-    {
-      hook: (line, ctx) =>
-        line === "."
-          ? ctx.accepted.map(() => "550 5.2.2 over quota\r\n").join("")
-          : undefined,
-    },
-    {},
-    async (client) => {
-      const { err } = await failure(
-        client.sendMail({
-          from: "a@x.test",
-          to: ["b@x.test", "c@x.test"],
-          data: MSG,
-        }),
-        SmtpRecipientsRefusedError,
-      );
-      assert.deepEqual([...err.recipients.keys()], ["b@x.test", "c@x.test"]);
-      assert.equal(err.recipients.get("c@x.test")?.enhancedCode, "5.2.2");
-      assert.equal((await client.noop()).code, 250);
-    },
-  );
-});
+for (const [mode, features] of MODES) {
+  test(`lmtp: every recipient failing at the data stage is SmtpRecipientsRefusedError (${mode})`, async () => {
+    await withLmtp(
+      {
+        features,
+        hook: (line, ctx) =>
+          line === "."
+            ? ctx.accepted.map(() => "550 5.2.2 over quota\r\n").join("")
+            : undefined,
+      },
+      {},
+      async (client) => {
+        const { err } = await failure(
+          client.sendMail({
+            from: "a@x.test",
+            to: ["b@x.test", "c@x.test"],
+            data: MSG,
+          }),
+          SmtpRecipientsRefusedError,
+        );
+        assert.deepEqual([...err.recipients.keys()], ["b@x.test", "c@x.test"]);
+        assert.equal(err.recipients.get("c@x.test")?.enhancedCode, "5.2.2");
+        assert.equal((await client.noop()).code, 250);
+      },
+    );
+  });
+}
 
 test("lmtp: every RCPT refused: SmtpRecipientsRefusedError, no data", async () => {
   await withLmtp(
@@ -259,73 +267,81 @@ test("lmtp: with CHUNKING, one reply per recipient after BDAT LAST", async () =>
   );
 });
 
-test("lmtp: connection lost after the first of several delivery replies: the delivery is reported, the rest unknown", async () => {
-  await withLmtp(
-    {
-      hook: async (line, ctx) => {
-        if (line !== ".") return undefined;
-        await ctx.peer.write("250 2.0.0 one\r\n");
-        return "close";
+for (const [mode, features] of MODES) {
+  test(`lmtp: connection lost after the first of several delivery replies: the delivery is reported, the rest unknown (${mode})`, async () => {
+    await withLmtp(
+      {
+        features,
+        hook: async (line, ctx) => {
+          if (line !== ".") return undefined;
+          await ctx.peer.write("250 2.0.0 one\r\n");
+          return "close";
+        },
       },
-    },
-    {},
-    async (client) => {
-      const res = await client.sendMail({
-        from: "a@x.test",
-        to: ["b@x.test", "c@x.test"],
-        data: MSG,
-      });
-      assert.deepEqual(res.accepted, ["b@x.test"]);
-      assert.deepEqual(res.unknown, ["c@x.test"]);
-      assert.equal(res.refused.size, 0);
-      assert.equal(res.deliveries?.get("b@x.test")?.code, 250);
-      assert.equal(client.connected, false);
-    },
-  );
-});
-
-test("lmtp: 250 for one recipient then 421 for the next: delivered, refused (421), unknown; never an error hiding the delivery", async () => {
-  await withLmtp(
-    {
-      hook: async (line, ctx) => {
-        if (line !== ".") return undefined;
-        await ctx.peer.write("250 2.0.0 one\r\n421 4.3.0 shutting down\r\n");
-        return "close";
-      },
-    },
-    {},
-    async (client) => {
-      const res = await client.sendMail({
-        from: "a@x.test",
-        to: ["b@x.test", "c@x.test", "d@x.test"],
-        data: MSG,
-      });
-      assert.deepEqual(res.accepted, ["b@x.test"]);
-      assert.equal(res.refused.get("c@x.test")?.code, 421);
-      assert.deepEqual(res.unknown, ["d@x.test"]);
-      assert.equal(client.connected, false);
-    },
-  );
-});
-
-test("lmtp: no reply at all after the data is SmtpOutcomeUnknownError naming every recipient", async () => {
-  await withLmtp(
-    { hook: (line) => line === "." ? "close" : undefined },
-    {},
-    async (client) => {
-      const { err } = await failure(
-        client.sendMail({
+      {},
+      async (client) => {
+        const res = await client.sendMail({
           from: "a@x.test",
           to: ["b@x.test", "c@x.test"],
           data: MSG,
-        }),
-        SmtpOutcomeUnknownError,
-      );
-      assert.deepEqual(err.recipients, ["b@x.test", "c@x.test"]);
-      assert.equal(client.connected, false);
-    },
-  );
-});
+        });
+        assert.deepEqual(res.accepted, ["b@x.test"]);
+        assert.deepEqual(res.unknown, ["c@x.test"]);
+        assert.equal(res.refused.size, 0);
+        assert.equal(res.deliveries?.get("b@x.test")?.code, 250);
+        assert.equal(client.connected, false);
+      },
+    );
+  });
+}
+
+for (const [mode, features] of MODES) {
+  test(`lmtp: 250 for one recipient then 421 for the next: delivered, refused (421), unknown; never an error hiding the delivery (${mode})`, async () => {
+    await withLmtp(
+      {
+        features,
+        hook: async (line, ctx) => {
+          if (line !== ".") return undefined;
+          await ctx.peer.write("250 2.0.0 one\r\n421 4.3.0 shutting down\r\n");
+          return "close";
+        },
+      },
+      {},
+      async (client) => {
+        const res = await client.sendMail({
+          from: "a@x.test",
+          to: ["b@x.test", "c@x.test", "d@x.test"],
+          data: MSG,
+        });
+        assert.deepEqual(res.accepted, ["b@x.test"]);
+        assert.equal(res.refused.get("c@x.test")?.code, 421);
+        assert.deepEqual(res.unknown, ["d@x.test"]);
+        assert.equal(client.connected, false);
+      },
+    );
+  });
+}
+
+for (const [mode, features] of MODES) {
+  test(`lmtp: no reply at all after the data is SmtpOutcomeUnknownError naming every recipient (${mode})`, async () => {
+    await withLmtp(
+      { features, hook: (line) => line === "." ? "close" : undefined },
+      {},
+      async (client) => {
+        const { err } = await failure(
+          client.sendMail({
+            from: "a@x.test",
+            to: ["b@x.test", "c@x.test"],
+            data: MSG,
+          }),
+          SmtpOutcomeUnknownError,
+        );
+        assert.deepEqual(err.recipients, ["b@x.test", "c@x.test"]);
+        assert.equal(client.connected, false);
+      },
+    );
+  });
+}
 
 test("lmtp: over a unix socket (path)", async () => {
   const dir = mkdtempSync(join(tmpdir(), "mailwire-lmtp-"));

@@ -542,3 +542,66 @@ test("client: sendMessage with a non-ascii address uses SMTPUTF8 when offered", 
     },
   );
 });
+
+test("sendMail: CHUNKING without PIPELINING: MAIL, each RCPT and DATA one at a time, each answered first (BDAT goes only with PIPELINING)", async () => {
+  let unanswered = 0;
+  const seen: number[] = [];
+  await withFakeClient(
+    {
+      features: ["CHUNKING"],
+      hook: (line) => {
+        // Commands that arrive while an earlier one is unanswered were pipelined.
+        seen.push(unanswered);
+        if (
+          line !== "." && !line.startsWith("Subject") && line !== "body" &&
+          line !== ""
+        ) {
+          unanswered++;
+          return new Promise((r) =>
+            setTimeout(() => {
+              unanswered--;
+              r(undefined);
+            }, 5)
+          );
+        }
+        return undefined;
+      },
+    },
+    {},
+    async (client, fake) => {
+      const res = await client.sendMail({
+        from: "a@x.test",
+        to: ["b@x.test", "c@x.test"],
+        data: "Subject: x\r\n\r\nbody\r\n",
+      });
+      assert.deepEqual(res.accepted, ["b@x.test", "c@x.test"]);
+      assert.deepEqual(
+        fake.commands.slice(1).map((c) => c.split(":")[0].split(" ")[0]),
+        ["MAIL", "RCPT", "RCPT", "DATA"],
+      );
+      assert.equal(fake.messages[0].data, "Subject: x\r\n\r\nbody\r\n");
+      assert.ok(seen.every((n) => n === 0), `pipelined: ${seen}`);
+    },
+  );
+});
+
+test("sendMail: CHUNKING without PIPELINING, every RCPT refused: SmtpRecipientsRefusedError, no DATA sent", async () => {
+  await withFakeClient(
+    {
+      features: ["CHUNKING"],
+      hook: (line) =>
+        line.startsWith("RCPT") ? "550 5.1.1 no such user\r\n" : undefined,
+    },
+    {},
+    async (client, fake) => {
+      await failure(
+        client.sendMail({ from: "a@x.test", to: "b@x.test", data: "x\r\n" }),
+        SmtpRecipientsRefusedError,
+      );
+      assert.ok(
+        !fake.commands.some((c) => c === "DATA" || c.startsWith("BDAT")),
+      );
+      assert.equal(fake.commands.at(-1), "RSET");
+    },
+  );
+});

@@ -20,7 +20,6 @@ import {
   SmtpRecipientsRefusedError,
   SmtpResponseError,
   SmtpSenderRefusedError,
-  SmtpServerDisconnectedError,
 } from "./errors.ts";
 import { InvalidInputError } from "../errors.ts";
 import { assertSafe } from "../io/validate.ts";
@@ -125,14 +124,13 @@ export async function sendTransaction(
   const internationalRecipients = rcpts.some((r) => !isAscii(r.address));
   const traits = w.traits();
   const inMemory = Array.isArray(t.body);
-  const useBdat = inMemory && w.chunking();
   let payload: Uint8Array[] | undefined;
   let size = 0; // bytes on the wire
   let messageSize: number | undefined; // RFC 1870: without stuffing and end marker
   let eightBit: boolean | undefined;
   if (inMemory) {
     // One pass: CRLF-normalise (and dot-stuff for DATA), note 8-bit bytes.
-    const enc = new DotStuffer(!useBdat);
+    const enc = new DotStuffer(true);
     payload = [];
     for (const p of t.body as Uint8Array[]) {
       const out = enc.push(p);
@@ -141,7 +139,7 @@ export async function sendTransaction(
     const tail = enc.end();
     if (tail.length) payload.push(tail);
     for (const p of payload) size += p.length;
-    messageSize = useBdat ? size : size - 3 - enc.dotsAdded;
+    messageSize = size - 3 - enc.dotsAdded;
     if (mailOptions.body === undefined) {
       eightBit = t.eightBitHint ?? enc.eightBit;
     }
@@ -169,96 +167,21 @@ export async function sendTransaction(
       ? new SmtpSenderRefusedError(t.from, mailReply)
       : new SmtpRecipientsRefusedError(refused);
   };
-  const readEnvelope = async () => {
-    const mailReply = await w.read(d);
-    s.phase = "rcpt";
-    for (let i = 0; i < rcptLines.length; i++) sortRcpt(await w.read(d), i);
-    return mailReply;
-  };
-  const envelopeOk = (m: SmtpReply) => m.code === 250 && accepted.length > 0;
 
-  if (useBdat) {
-    const bdat = `BDAT ${size} LAST`;
-    const bdatLog = `${bdat} <${size} bytes of message data>`;
-    if (size > TWO_PHASE_LIMIT) {
-      // Large: learn the envelope's fate before sending megabytes.
-      await w.send([mail, ...rcptLines], d);
-      const m = await readEnvelope();
-      if (!envelopeOk(m)) throw await refusal(m);
-      s.phase = "bdat";
-      await w.send([bdat], d, payload, [bdatLog]);
-      return await finish(w, d, accepted, refused);
-    }
-    // One write, one round trip: MAIL, RCPTs, BDAT LAST and the message.
-    await w.send([mail, ...rcptLines, bdat], d, payload, [
-      mail,
-      ...rcptLines,
-      bdatLog,
-    ]);
-    let m: SmtpReply;
-    try {
-      m = await readEnvelope();
-    } catch (err) {
-      // The whole message is out; a server that buffers its pipelined
-      // replies may have taken it before the connection was lost.
-      throw await outcomeUnknown(s, err);
-    }
-    if (!envelopeOk(m)) {
-      // The server consumes and refuses the chunk (RFC 3030): read that
-      // reply, but a server hanging up instead doesn't hide the refusal.
-      s.phase = "bdat";
-      try {
-        await w.read(d);
-      } catch (err) {
-        if (!(err instanceof SmtpServerDisconnectedError)) throw err;
-        throw m.code !== 250
-          ? new SmtpSenderRefusedError(t.from, m)
-          : new SmtpRecipientsRefusedError(refused);
-      }
-      throw await refusal(m);
-    }
-    return await finish(w, d, accepted, refused);
+  // One command at a time, over DATA: a server that offers PIPELINING gets
+  // its messages through smtp/pipeline.ts (BDAT too), never here.
+  await w.send([mail], d);
+  const m = await w.read(d);
+  if (m.code !== 250) throw await refusal(m);
+  s.phase = "rcpt";
+  for (let i = 0; i < rcptLines.length; i++) {
+    await w.send([rcptLines[i]], d);
+    sortRcpt(await w.read(d), i);
   }
-
-  let dataReply: SmtpReply;
-  if (w.pipelining()) {
-    await w.send([mail, ...rcptLines, "DATA"], d);
-    const m = await readEnvelope();
-    s.phase = "data";
-    try {
-      dataReply = await w.read(d);
-    } catch (err) {
-      // Every recipient refused, then a hang-up instead of the DATA reply:
-      // report what the server said (no data was sent).
-      if (!envelopeOk(m) && err instanceof SmtpServerDisconnectedError) {
-        throw m.code !== 250
-          ? new SmtpSenderRefusedError(t.from, m)
-          : new SmtpRecipientsRefusedError(refused);
-      }
-      throw err;
-    }
-    if (!envelopeOk(m)) {
-      if (dataReply.code === 354) {
-        // A server that accepted DATA without a valid envelope: end it empty.
-        await w.send(["."], d);
-        await w.read(d);
-      }
-      throw await refusal(m);
-    }
-  } else {
-    await w.send([mail], d);
-    const m = await w.read(d);
-    if (m.code !== 250) throw await refusal(m);
-    s.phase = "rcpt";
-    for (let i = 0; i < rcptLines.length; i++) {
-      await w.send([rcptLines[i]], d);
-      sortRcpt(await w.read(d), i);
-    }
-    if (accepted.length === 0) throw await refusal(m);
-    s.phase = "data";
-    await w.send(["DATA"], d);
-    dataReply = await w.read(d);
-  }
+  if (accepted.length === 0) throw await refusal(m);
+  s.phase = "data";
+  await w.send(["DATA"], d);
+  const dataReply = await w.read(d);
   if (dataReply.code !== 354) {
     await w.quietly("RSET", d);
     throw new SmtpDataError("data refused", dataReply);

@@ -12,6 +12,8 @@ interface Mutant {
   rule: string;
   file: string;
   edits: [string, string][];
+  /** Further files, for a rule enforced in more than one place. */
+  more?: { file: string; edits: [string, string][] }[];
   tests: string[];
   runner?: "bun";
   filter?: string;
@@ -26,17 +28,19 @@ test("mutants: every edit applies exactly once, and its tests exist", () => {
   for (const m of MUTANTS) {
     assert.ok(!names.has(m.name), `duplicate ${m.name}`);
     names.add(m.name);
-    const text = readFileSync(repoFile(m.file), "utf8");
-    let mutated = text;
-    for (const [find, replace] of m.edits) {
-      assert.equal(
-        mutated.split(find).length - 1,
-        1,
-        `${m.name}: ${JSON.stringify(find.slice(0, 60))} once in ${m.file}`,
-      );
-      mutated = mutated.replace(find, () => replace);
+    for (const { file, edits } of [m, ...(m.more ?? [])]) {
+      const text = readFileSync(repoFile(file), "utf8");
+      let mutated = text;
+      for (const [find, replace] of edits) {
+        assert.equal(
+          mutated.split(find).length - 1,
+          1,
+          `${m.name}: ${JSON.stringify(find.slice(0, 60))} once in ${file}`,
+        );
+        mutated = mutated.replace(find, () => replace);
+      }
+      assert.notEqual(mutated, text, `${m.name} changes ${file}`);
     }
-    assert.notEqual(mutated, text, `${m.name} changes ${m.file}`);
     assert.ok(m.tests.length > 0, m.name);
     for (const t of m.tests) {
       assert.ok(existsSync(repoFile(t)), `${m.name}: ${t}`);
