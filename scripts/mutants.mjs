@@ -110,7 +110,8 @@ export const MUTANTS = [
   },
   {
     name: "delivery-folded-into-error",
-    rule: "never fold a delivery into an error (LMTP; pipelined and one command at a time)",
+    rule:
+      "never fold a delivery into an error (LMTP; pipelined and one command at a time)",
     file: "smtp/job.ts",
     edits: [[
       "  if (delivered.length === 0) {\n    if (unknown.length > 0) {",
@@ -193,7 +194,10 @@ export const MUTANTS = [
     ]],
     more: [{
       file: "smtp/transaction.ts",
-      edits: [["      reply = await w.read(d, true);", "      reply = await w.read(d);"]],
+      edits: [[
+        "      reply = await w.read(d, true);",
+        "      reply = await w.read(d);",
+      ]],
     }],
     tests: ["smtp/lmtp_test.ts"],
   },
@@ -238,7 +242,7 @@ export const MUTANTS = [
     more: [{
       file: "io/oauth.ts",
       edits: [[
-        "  assertCredentials(\n    typeof provider === \"function\" ? rest : credentials as Credentials,\n  );\n",
+        '  assertCredentials(\n    typeof provider === "function" ? rest : credentials as Credentials,\n  );\n',
         "",
       ]],
     }],
