@@ -100,6 +100,10 @@ export class Gate {
     if (this.#v !== undefined) return Promise.resolve(this.#v);
     return this.#p ??= new Promise((r) => this.#r = r);
   }
+  /** Whether it was opened (either way). */
+  get opened(): boolean {
+    return this.#v !== undefined;
+  }
   open(v: boolean): void {
     if (this.#v !== undefined) return;
     this.#v = v;
@@ -117,6 +121,8 @@ export class Job {
   size = 0;
   bdat = false;
   barrier = false;
+  /** Its lines and payload are built (see build). */
+  built = false;
   /** 0 nothing written, 1 envelope written, 2 end of data written. */
   written = 0;
   dataStarted = false;

@@ -397,6 +397,31 @@ test("many: a message's signal withdraws it while unsent; onProgress counts ever
   });
 });
 
+test("many (DATA): a message withdrawn while the one before waits for its 354 is not sent (built ahead, never written)", async () => {
+  const ac = new AbortController();
+  let datas = 0;
+  await withFake(
+    {
+      features: DATA_ONLY,
+      hook: (line) => {
+        // The client built message 2 while waiting for this 354.
+        if (line === "DATA" && ++datas === 2) ac.abort("changed my mind");
+        return undefined;
+      },
+    },
+    {},
+    async (client, fake) => {
+      const messages = batch(5).map((m, i) =>
+        i === 2 ? { ...m, signal: ac.signal } : m
+      );
+      const results = await client.sendMany(messages);
+      exactly(errorOf(results[2]), AbortedError);
+      assert.deepEqual(delivered(fake), [0, 1, 3, 4]);
+      assert.ok(!fake.commands.includes("MAIL FROM:<s2@x.test>"));
+    },
+  );
+});
+
 test("many: concurrent sendMail calls join one pipeline (one write for all)", async () => {
   await withFake({ features: CHUNKING }, {}, async (client, fake) => {
     const sends = batch(8).map((m) =>

@@ -89,6 +89,11 @@ export class Pipeline {
   #writing = "mail";
   /** Jobs whose end of data is in the batch being assembled, and where it ends. */
   #ending: Array<{ job: Job; at: number }> = [];
+  /**
+   * The next job, taken and built while a DATA waited for its 354 (off the
+   * round trip's critical path); nothing of it is written yet.
+   */
+  #ahead: Job | undefined;
 
   constructor(w: Wire, source: JobSource) {
     this.#w = w;
@@ -105,6 +110,10 @@ export class Pipeline {
     } catch (err) {
       this.#fail(err);
     }
+    // A job built ahead and never written: not sent.
+    const ahead = this.#ahead;
+    this.#ahead = undefined;
+    if (ahead) this.#settleUnsent(ahead.in, this.#failed);
     this.#ended_ = true;
     this.#wake("reader");
     await reader;
@@ -131,7 +140,9 @@ export class Pipeline {
       if (this.#hasFailed) return;
       // A message boundary: the RSETs refusals asked for go here.
       if (this.#rsets.length) this.#queueRsets();
-      let input = src.take();
+      let ahead = this.#ahead;
+      this.#ahead = undefined;
+      let input = ahead ? ahead.in : src.take();
       if (input === undefined) {
         await this.#flush();
         if (this.#hasFailed) return;
@@ -162,13 +173,36 @@ export class Pipeline {
         this.#settleUnsent(input, this.#failed);
         return;
       }
-      const job = await this.#prepare(input, chunking);
-      input = undefined;
+      let job: Job | undefined;
+      if (ahead?.built && !input.signal?.aborted) job = ahead;
+      else job = await this.#prepare(input, chunking);
+      input = ahead = undefined;
       if (!job) continue;
       if (job.barrier) await this.#sendBarrier(job);
       else if (job.bdat) this.#sendBdat(job);
       else await this.#sendData(job);
       if (this.#batch.size >= BATCH_BYTES) await this.#flush();
+    }
+  }
+
+  /**
+   * Take the next input and build it now, when that needs no wait (a lazy
+   * transaction is built in its turn, as usual): it is written after the
+   * current message's data, exactly as if taken then.
+   */
+  #buildAhead(): void {
+    if (this.#hasFailed || this.#ahead) return;
+    const input = this.#source.take();
+    if (input === undefined) return;
+    const job = new Job(input);
+    this.#ahead = job;
+    if (typeof input.t === "function" || input.signal?.aborted) return;
+    try {
+      job.t = input.t;
+      build(job, this.#w, this.#w.chunking());
+      job.built = true;
+    } catch {
+      // Built again (and settled with its error) in its turn.
     }
   }
 
@@ -240,6 +274,8 @@ export class Pipeline {
     this.#batch.line("DATA");
     this.#queue(job, K.Data);
     await this.#flush();
+    // The 354 is a round trip away: build the next job meanwhile.
+    if (!job.go.opened) this.#buildAhead();
     if (!(await job.go.promise) || this.#hasFailed) return;
     if (!job.envelopeOk) return this.#emptyData(job);
     this.#batch.log?.push(`<${job.size} bytes of message data>`);
