@@ -86,9 +86,8 @@ export type Kind = typeof K[keyof typeof K];
 
 export interface Expect {
   job: Job;
+  /** K.Rcpt stands for all of the job's RCPT replies (the next: `job.rcptSeen`). */
   kind: Kind;
-  /** RCPT: the recipient's index. */
-  i: number;
 }
 
 /** A one-shot signal made on first use (most messages never wait on one). */
@@ -116,6 +115,8 @@ export class Job {
   t!: Transaction;
   mail = "";
   rcpts: string[] = [];
+  /** The MAIL and RCPT lines encoded ahead, CRLF each (see encodeEnvelope). */
+  head: Uint8Array | undefined;
   addrs: string[] = [];
   payload: Uint8Array[] | undefined;
   size = 0;
@@ -378,6 +379,13 @@ export function abortedBeforeStart(reason: unknown): AbortedError {
   return new AbortedError("send aborted before it started; nothing sent", {
     cause: reason,
   });
+}
+
+/** Encode a built job's MAIL and RCPT lines (each with its CRLF) in one buffer, ahead of its turn. */
+export function encodeEnvelope(job: Job): void {
+  job.head = encoder.encode(
+    `${job.mail}\r\n${job.rcpts.join("\r\n")}\r\n`,
+  );
 }
 
 /**

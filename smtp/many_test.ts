@@ -422,6 +422,36 @@ test("many (DATA): a message withdrawn while the one before waits for its 354 is
   );
 });
 
+test("many (DATA): the transcript shows every command in order, each body as its size", async () => {
+  const client: string[] = [];
+  await withFake(
+    { features: DATA_ONLY },
+    {
+      logger: (e) => {
+        if (e.direction === "client") client.push(e.text);
+      },
+    },
+    async (c, fake) => {
+      const to = (i: number) => [`a${i}@x.test`, `b${i}@x.test`];
+      const results = await c.sendMany(
+        batch(3).map((m, i) => ({ ...m, to: to(i) })),
+      );
+      assert.ok(results.every((r) => r.ok));
+      const sent = client.slice(client.indexOf("MAIL FROM:<s0@x.test>"));
+      const want: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        want.push(
+          `MAIL FROM:<s${i}@x.test>`,
+          ...to(i).map((a) => `RCPT TO:<${a}>`),
+          "DATA",
+          `<${fake.messages[i].data.length + 4} bytes of message data>`,
+        );
+      }
+      assert.deepEqual(sent.slice(0, want.length), want);
+    },
+  );
+});
+
 test("many: concurrent sendMail calls join one pipeline (one write for all)", async () => {
   await withFake({ features: CHUNKING }, {}, async (client, fake) => {
     const sends = batch(8).map((m) =>

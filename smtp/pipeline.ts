@@ -15,6 +15,7 @@ import {
   Batch,
   BATCH_BYTES,
   build,
+  encodeEnvelope,
   type Expect,
   failedOutcome,
   Job,
@@ -200,6 +201,7 @@ export class Pipeline {
     try {
       job.t = input.t;
       build(job, this.#w, this.#w.chunking());
+      encodeEnvelope(job);
       job.built = true;
     } catch {
       // Built again (and settled with its error) in its turn.
@@ -223,8 +225,8 @@ export class Pipeline {
     return job;
   }
 
-  #queue(job: Job, kind: Kind, i = 0): void {
-    this.#expect.push({ job, kind, i });
+  #queue(job: Job, kind: Kind): void {
+    this.#expect.push({ job, kind });
     this.#writing = kind === K.Chunk || (kind === K.Final && job.bdat)
       ? "bdat"
       : PHASES[kind];
@@ -241,12 +243,18 @@ export class Pipeline {
     this.#inflight.push(job);
     this.#inflightBytes += job.weight;
     const b = this.#batch;
-    b.line(job.mail);
-    this.#queue(job, K.Mail);
-    for (let i = 0; i < job.rcpts.length; i++) {
-      b.line(job.rcpts[i]);
-      this.#queue(job, K.Rcpt, i);
+    const head = job.head;
+    if (head !== undefined) {
+      // Encoded ahead (see #buildAhead): one copy.
+      b.bytes(head);
+      if (b.log) b.log.push(job.mail, ...job.rcpts);
+    } else {
+      b.line(job.mail);
+      for (let i = 0; i < job.rcpts.length; i++) b.line(job.rcpts[i]);
     }
+    // One expectation for MAIL, one for all the RCPT replies (in order).
+    this.#queue(job, K.Mail);
+    this.#queue(job, K.Rcpt);
     job.written = 1;
   }
 
@@ -522,7 +530,7 @@ export class Pipeline {
     }
   }
 
-  /** Match a reply to its message; true when another of the same kind is owed (LMTP finals). */
+  /** Match a reply to its message; true when another of the same kind is owed (RCPTs, LMTP finals). */
   #dispatch(e: Expect, reply: number | SmtpReply): boolean {
     const job = e.job;
     const code = typeof reply === "number" ? reply : reply.code;
@@ -545,16 +553,20 @@ export class Pipeline {
         }
         if (job.rcpts.length === 0) this.#envelopeDone(job);
         return false;
-      case K.Rcpt:
-        if (code === 250 || code === 251) job.accepted.push(job.addrs[e.i]);
+      case K.Rcpt: {
+        // One expectation stands for every RCPT reply of the message.
+        const addr = job.addrs[job.rcptSeen];
+        if (code === 250 || code === 251) job.accepted.push(addr);
         else {
           job.refused.set(
-            job.addrs[e.i],
+            addr,
             typeof reply === "number" ? quickReply(code) : reply,
           );
         }
-        if (++job.rcptSeen === job.rcpts.length) this.#envelopeDone(job);
+        if (++job.rcptSeen < job.rcpts.length) return true;
+        this.#envelopeDone(job);
         return false;
+      }
       case K.Chunk:
         if (code !== 250 && job.refusal === undefined) {
           job.refusal = job.envelopeOk
