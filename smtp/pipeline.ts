@@ -64,6 +64,9 @@ export {
  * written, and no 421 came before it), or not sent: whichever is true.
  * @internal
  */
+/** Room kept before a streamed chunk's encoding for its BDAT command (`BDAT <size> LAST` and CRLF). */
+const HEADROOM = 32;
+
 /** The phase of writing each kind of command (a final: DATA's end of data). */
 const PHASES = ["mail", "rcpt", "bdat", "data", "data", "rset"];
 
@@ -343,11 +346,37 @@ export class Pipeline {
     const b = this.#batch;
     let pending: Uint8Array[] = [];
     let pendingSize = 0;
+    let scratch = new Uint8Array(0);
+    /** The encoded chunk in `scratch` (at HEADROOM), when it is one. */
+    let inScratch: Uint8Array | undefined;
     const emit = (last: boolean) => {
       if (job.bdat) {
         const line = `BDAT ${pendingSize}${last ? " LAST" : ""}`;
-        b.line(line, `${line} <${pendingSize} bytes of message data>`);
+        const note = `${line} <${pendingSize} bytes of message data>`;
         this.#queue(job, last ? K.Final : K.Chunk);
+        const lone = pending.length === 1 ? pending[0] : undefined;
+        if (
+          lone !== undefined && lone === inScratch &&
+          line.length + 2 <= HEADROOM
+        ) {
+          // The command goes in the room left before the chunk: command
+          // and data in one buffer, one write, nothing copied.
+          const at = HEADROOM - line.length - 2;
+          for (let i = 0; i < line.length; i++) {
+            scratch[at + i] = line.charCodeAt(i);
+          }
+          scratch[HEADROOM - 2] = 13;
+          scratch[HEADROOM - 1] = 10;
+          b.log?.push(note);
+          pending[0] = scratch.subarray(at, HEADROOM + lone.length);
+          this.#payload(job, pending, 0);
+          job.bytesOut += pendingSize;
+          pending = [];
+          pendingSize = 0;
+          this.#progress(job);
+          return;
+        }
+        b.line(line, note);
       }
       this.#payload(job, pending, pendingSize);
       pending = [];
@@ -355,7 +384,6 @@ export class Pipeline {
       this.#progress(job);
     };
     const reader = body.getReader();
-    let scratch = new Uint8Array(0);
     try {
       for (;;) {
         const { done, value } = await d.race(
@@ -374,10 +402,11 @@ export class Pipeline {
         if (job.refusal !== undefined) break;
         // The output buffer is reused: by the next read, the last write
         // of it was awaited (DATA), or it was copied into a gathered chunk.
-        if (scratch.length < 2 * value.length + 2) {
-          scratch = new Uint8Array(2 * value.length + 2);
+        if (scratch.length < HEADROOM + 2 * value.length + 2) {
+          scratch = new Uint8Array(HEADROOM + 2 * value.length + 2);
         }
-        let out = enc.push(value, scratch);
+        let out = enc.push(value, scratch.subarray(HEADROOM));
+        inScratch = out.buffer === scratch.buffer ? out : undefined;
         if (out.length === 0) continue;
         if (
           job.bdat && out.buffer === scratch.buffer && out.length < NO_COPY &&
