@@ -46,6 +46,9 @@ export {
   WINDOW_MESSAGES,
 } from "./job.ts";
 
+/** Room kept before a streamed chunk's encoding for its BDAT command (`BDAT <size> LAST` and CRLF). */
+const HEADROOM = 32;
+
 /**
  * Sends the jobs of a source over a connection whose server offers
  * PIPELINING, pipelined across messages:
@@ -64,9 +67,6 @@ export {
  * written, and no 421 came before it), or not sent: whichever is true.
  * @internal
  */
-/** Room kept before a streamed chunk's encoding for its BDAT command (`BDAT <size> LAST` and CRLF). */
-const HEADROOM = 32;
-
 /** The phase of writing each kind of command (a final: DATA's end of data). */
 const PHASES = ["mail", "rcpt", "bdat", "data", "data", "rset"];
 
