@@ -44,7 +44,6 @@ export interface ReplyLimits {
 
 // ignoreBOM: keep a leading U+FEFF in the text instead of silently dropping it.
 const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
-const ENHANCED = /^([245])\.(\d{1,3})\.(\d{1,3})(?: |$)/;
 
 function digit(b: number | undefined): number {
   return b !== undefined && b >= 48 && b <= 57 ? b - 48 : -1;
@@ -71,20 +70,44 @@ export function parseReplyLine(
   };
 }
 
+/**
+ * The length of the enhanced status code (RFC 3463) that `line` starts
+ * with, `class.subject.detail` followed by a space or the end, 0 if none:
+ * the class one of 2, 4, 5, the others 1 to 3 digits. (A byte scan of at
+ * most 10 characters: this runs for every reply read in full.)
+ */
+export function enhancedLength(line: string): number {
+  const c = line.charCodeAt(0);
+  if ((c !== 50 && c !== 52 && c !== 53) || line.charCodeAt(1) !== 46) {
+    return 0;
+  }
+  let i = 2;
+  for (let part = 0; part < 2; part++) {
+    const start = i;
+    while (i - start < 3 && isDigit(line.charCodeAt(i))) i++;
+    if (i === start) return 0;
+    if (part === 0 && line.charCodeAt(i++) !== 46) return 0;
+  }
+  return i === line.length || line.charCodeAt(i) === 32 ? i : 0;
+}
+
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
 /** Build a reply object from its parts. */
 export function makeReply(code: number, lines: string[]): SmtpReply {
-  const m = ENHANCED.exec(lines[0] ?? "");
-  const enhancedCode = m && Number(m[1]) === Math.floor(code / 100)
-    ? `${m[1]}.${m[2]}.${m[3]}`
-    : undefined;
-  return {
-    code,
-    ...(enhancedCode ? { enhancedCode } : {}),
-    lines,
-    text: lines.join("\n"),
-    permanent: code >= 500,
-    transient: code >= 400 && code < 500,
-  };
+  const first = lines.length > 0 ? lines[0] : "";
+  const n = enhancedLength(first);
+  const text = lines.length === 1 ? first : lines.join("\n");
+  const permanent = code >= 500;
+  const transient = code >= 400 && code < 500;
+  // The class must match the reply's (2.x.x for a 2yz reply).
+  if (n > 0 && first.charCodeAt(0) - 48 === Math.floor(code / 100)) {
+    const enhancedCode = first.slice(0, n);
+    return { code, enhancedCode, lines, text, permanent, transient };
+  }
+  return { code, lines, text, permanent, transient };
 }
 
 /**
@@ -104,6 +127,8 @@ export async function readSmtpReply(
   limits: ReplyLimits,
   onFail: () => void,
 ): Promise<SmtpReply> {
+  // (Awaited here: the hop orders a read failure after a concurrent write
+  // failure, which names the step, as the pipeline's errors promise.)
   return await finishReply(reader, deadline, limits, onFail);
 }
 

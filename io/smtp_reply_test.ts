@@ -511,3 +511,45 @@ test("smtp reply: the cap messages name the cap, the final line counts toward ma
   });
   assert.equal(ok.text.length, 46);
 });
+
+test("makeReply: the enhanced code is read as RFC 3463 says (the class matching the reply's), same as the pattern", () => {
+  const pattern = /^([245])\.(\d{1,3})\.(\d{1,3})(?: |$)/;
+  const expected = (code: number, first: string) => {
+    const m = pattern.exec(first);
+    return m && Number(m[1]) === Math.floor(code / 100)
+      ? `${m[1]}.${m[2]}.${m[3]}`
+      : undefined;
+  };
+  for (
+    const [code, first] of [
+      [250, "2.0.0 ok"],
+      [250, "2.0.0"],
+      [250, "2.1.5 recipient ok"],
+      [550, "5.123.999 x"],
+      [550, "5.1234.1 x"],
+      [550, "5.1.1234 x"],
+      [550, "2.1.1 wrong class"],
+      [550, "5.1.1x"],
+      [550, "5..1 x"],
+      [550, "5.1. x"],
+      [250, "3.0.0 no such class"],
+      [250, ""],
+      [250, "ok"],
+    ] as const
+  ) {
+    assert.equal(makeReply(code, [first]).enhancedCode, expected(code, first));
+  }
+  fc.assert(
+    fc.property(
+      fc.constantFrom(250, 354, 421, 451, 550),
+      fc.stringMatching(/^[245]?\.?[0-9]{0,4}\.?[0-9]{0,4}[ x]?.{0,3}$/),
+      fc.array(fc.string({ maxLength: 5 }), { maxLength: 2 }),
+      (code, first, rest) => {
+        const r = makeReply(code, [first, ...rest]);
+        assert.equal(r.enhancedCode, expected(code, first));
+        assert.equal("enhancedCode" in r, expected(code, first) !== undefined);
+        assert.equal(r.text, [first, ...rest].join("\n"));
+      },
+    ),
+  );
+});

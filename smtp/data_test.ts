@@ -299,6 +299,53 @@ test("client: a stream body goes in BDAT chunks with CHUNKING, envelope first", 
   );
 });
 
+test("client: streamed BDAT chunks rewritten on the way (LF lines, gathered or not): sizes, bytes and transcript exact", async () => {
+  const line = (i: number) => (i % 8 === 7 ? ".dot " : "line ") + i + "\n";
+  const text = (from: number, to: number) => {
+    let t = "";
+    for (let i = from; i < to; i++) t += line(i);
+    return t;
+  };
+  const crlf = (from: number, to: number) =>
+    text(from, to).replaceAll("\n", "\r\n");
+  // Rewritten chunks (LF) are gathered where they are encoded, up to a
+  // limit; a big clean one goes as it is, a small clean one is gathered.
+  const parts = [
+    text(0, 30000),
+    text(30000, 30010),
+    crlf(30010, 34000),
+    crlf(34000, 34010),
+    text(34010, 44000),
+  ];
+  const log: LogEntry[] = [];
+  await withFakeClient(
+    { features: ["PIPELINING", "CHUNKING"] },
+    { logger: (e) => log.push(e) },
+    async (client, fake) => {
+      await client.sendMail({
+        from: "a@x.test",
+        to: "b@x.test",
+        data: streamOf(parts.map((p) => enc.encode(p))),
+      });
+      const want = parts.join("").replaceAll(/\r?\n/g, "\r\n");
+      // (The fake records each chunk apart.)
+      assert.equal(fake.messages.map((m) => m.data).join(""), want);
+      const bdats = fake.commands.filter((c) => c.startsWith("BDAT"));
+      const sizes = bdats.map((c) => Number(c.split(" ")[1]));
+      assert.ok(bdats.length >= 3);
+      assert.equal(sizes.reduce((a, b) => a + b, 0), want.length);
+      assert.ok(bdats.at(-1)!.endsWith(" LAST"));
+      const sent = log.filter((e) =>
+        e.direction === "client" && e.text.startsWith("BDAT")
+      ).map((e) => e.text);
+      assert.deepEqual(
+        sent,
+        bdats.map((c) => `${c} <${c.split(" ")[1]} bytes of message data>`),
+      );
+    },
+  );
+});
+
 test("client: a stream body uses DATA with chunking: false", async () => {
   await withFakeClient(
     { features: ["PIPELINING", "CHUNKING"] },

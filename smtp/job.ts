@@ -86,9 +86,8 @@ export type Kind = typeof K[keyof typeof K];
 
 export interface Expect {
   job: Job;
+  /** K.Rcpt stands for all of the job's RCPT replies (the next: `job.rcptSeen`). */
   kind: Kind;
-  /** RCPT: the recipient's index. */
-  i: number;
 }
 
 /** A one-shot signal made on first use (most messages never wait on one). */
@@ -99,6 +98,10 @@ export class Gate {
   get promise(): Promise<boolean> {
     if (this.#v !== undefined) return Promise.resolve(this.#v);
     return this.#p ??= new Promise((r) => this.#r = r);
+  }
+  /** Whether it was opened (either way). */
+  get opened(): boolean {
+    return this.#v !== undefined;
   }
   open(v: boolean): void {
     if (this.#v !== undefined) return;
@@ -112,11 +115,15 @@ export class Job {
   t!: Transaction;
   mail = "";
   rcpts: string[] = [];
+  /** The MAIL and RCPT lines encoded ahead, CRLF each (see encodeEnvelope). */
+  head: Uint8Array | undefined;
   addrs: string[] = [];
   payload: Uint8Array[] | undefined;
   size = 0;
   bdat = false;
   barrier = false;
+  /** Its lines and payload are built (see build). */
+  built = false;
   /** 0 nothing written, 1 envelope written, 2 end of data written. */
   written = 0;
   dataStarted = false;
@@ -372,6 +379,13 @@ export function abortedBeforeStart(reason: unknown): AbortedError {
   return new AbortedError("send aborted before it started; nothing sent", {
     cause: reason,
   });
+}
+
+/** Encode a built job's MAIL and RCPT lines (each with its CRLF) in one buffer, ahead of its turn. */
+export function encodeEnvelope(job: Job): void {
+  job.head = encoder.encode(
+    `${job.mail}\r\n${job.rcpts.join("\r\n")}\r\n`,
+  );
 }
 
 /**

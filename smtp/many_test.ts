@@ -397,6 +397,61 @@ test("many: a message's signal withdraws it while unsent; onProgress counts ever
   });
 });
 
+test("many (DATA): a message withdrawn while the one before waits for its 354 is not sent (built ahead, never written)", async () => {
+  const ac = new AbortController();
+  let datas = 0;
+  await withFake(
+    {
+      features: DATA_ONLY,
+      hook: (line) => {
+        // The client built message 2 while waiting for this 354.
+        if (line === "DATA" && ++datas === 2) ac.abort("changed my mind");
+        return undefined;
+      },
+    },
+    {},
+    async (client, fake) => {
+      const messages = batch(5).map((m, i) =>
+        i === 2 ? { ...m, signal: ac.signal } : m
+      );
+      const results = await client.sendMany(messages);
+      exactly(errorOf(results[2]), AbortedError);
+      assert.deepEqual(delivered(fake), [0, 1, 3, 4]);
+      assert.ok(!fake.commands.includes("MAIL FROM:<s2@x.test>"));
+    },
+  );
+});
+
+test("many (DATA): the transcript shows every command in order, each body as its size", async () => {
+  const client: string[] = [];
+  await withFake(
+    { features: DATA_ONLY },
+    {
+      logger: (e) => {
+        if (e.direction === "client") client.push(e.text);
+      },
+    },
+    async (c, fake) => {
+      const to = (i: number) => [`a${i}@x.test`, `b${i}@x.test`];
+      const results = await c.sendMany(
+        batch(3).map((m, i) => ({ ...m, to: to(i) })),
+      );
+      assert.ok(results.every((r) => r.ok));
+      const sent = client.slice(client.indexOf("MAIL FROM:<s0@x.test>"));
+      const want: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        want.push(
+          `MAIL FROM:<s${i}@x.test>`,
+          ...to(i).map((a) => `RCPT TO:<${a}>`),
+          "DATA",
+          `<${fake.messages[i].data.length + 4} bytes of message data>`,
+        );
+      }
+      assert.deepEqual(sent.slice(0, want.length), want);
+    },
+  );
+});
+
 test("many: concurrent sendMail calls join one pipeline (one write for all)", async () => {
   await withFake({ features: CHUNKING }, {}, async (client, fake) => {
     const sends = batch(8).map((m) =>

@@ -15,6 +15,7 @@ import {
   Batch,
   BATCH_BYTES,
   build,
+  encodeEnvelope,
   type Expect,
   failedOutcome,
   Job,
@@ -44,6 +45,9 @@ export {
   WINDOW_BYTES,
   WINDOW_MESSAGES,
 } from "./job.ts";
+
+/** Room kept before a streamed chunk's encoding for its BDAT command (`BDAT <size> LAST` and CRLF). */
+const HEADROOM = 32;
 
 /**
  * Sends the jobs of a source over a connection whose server offers
@@ -91,6 +95,11 @@ export class Pipeline {
   #inWrite = false;
   /** Jobs whose end of data is in the batch being assembled, and where it ends. */
   #ending: Array<{ job: Job; at: number }> = [];
+  /**
+   * The next job, taken and built while a DATA waited for its 354 (off the
+   * round trip's critical path); nothing of it is written yet.
+   */
+  #ahead: Job | undefined;
 
   constructor(w: Wire, source: JobSource) {
     this.#w = w;
@@ -107,6 +116,10 @@ export class Pipeline {
     } catch (err) {
       this.#fail(err);
     }
+    // A job built ahead and never written: not sent.
+    const ahead = this.#ahead;
+    this.#ahead = undefined;
+    if (ahead) this.#settleUnsent(ahead.in, this.#failed);
     this.#ended_ = true;
     this.#wake("reader");
     await reader;
@@ -133,7 +146,9 @@ export class Pipeline {
       if (this.#hasFailed) return;
       // A message boundary: the RSETs refusals asked for go here.
       if (this.#rsets.length) this.#queueRsets();
-      let input = src.take();
+      let ahead = this.#ahead;
+      this.#ahead = undefined;
+      let input = ahead ? ahead.in : src.take();
       if (input === undefined) {
         await this.#flush();
         if (this.#hasFailed) return;
@@ -164,13 +179,37 @@ export class Pipeline {
         this.#settleUnsent(input, this.#failed);
         return;
       }
-      const job = await this.#prepare(input, chunking);
-      input = undefined;
+      let job: Job | undefined;
+      if (ahead?.built && !input.signal?.aborted) job = ahead;
+      else job = await this.#prepare(input, chunking);
+      input = ahead = undefined;
       if (!job) continue;
       if (job.barrier) await this.#sendBarrier(job);
       else if (job.bdat) this.#sendBdat(job);
       else await this.#sendData(job);
       if (this.#batch.size >= BATCH_BYTES) await this.#flush();
+    }
+  }
+
+  /**
+   * Take the next input and build it now, when that needs no wait (a lazy
+   * transaction is built in its turn, as usual): it is written after the
+   * current message's data, exactly as if taken then.
+   */
+  #buildAhead(): void {
+    if (this.#hasFailed || this.#ahead) return;
+    const input = this.#source.take();
+    if (input === undefined) return;
+    const job = new Job(input);
+    this.#ahead = job;
+    if (typeof input.t === "function" || input.signal?.aborted) return;
+    try {
+      job.t = input.t;
+      build(job, this.#w, this.#w.chunking());
+      encodeEnvelope(job);
+      job.built = true;
+    } catch {
+      // Built again (and settled with its error) in its turn.
     }
   }
 
@@ -191,8 +230,8 @@ export class Pipeline {
     return job;
   }
 
-  #queue(job: Job, kind: Kind, i = 0): void {
-    this.#expect.push({ job, kind, i });
+  #queue(job: Job, kind: Kind): void {
+    this.#expect.push({ job, kind });
     this.#writing = kind === K.Chunk || (kind === K.Final && job.bdat)
       ? "bdat"
       : PHASES[kind];
@@ -209,12 +248,18 @@ export class Pipeline {
     this.#inflight.push(job);
     this.#inflightBytes += job.weight;
     const b = this.#batch;
-    b.line(job.mail);
-    this.#queue(job, K.Mail);
-    for (let i = 0; i < job.rcpts.length; i++) {
-      b.line(job.rcpts[i]);
-      this.#queue(job, K.Rcpt, i);
+    const head = job.head;
+    if (head !== undefined) {
+      // Encoded ahead (see #buildAhead): one copy.
+      b.bytes(head);
+      if (b.log) b.log.push(job.mail, ...job.rcpts);
+    } else {
+      b.line(job.mail);
+      for (let i = 0; i < job.rcpts.length; i++) b.line(job.rcpts[i]);
     }
+    // One expectation for MAIL, one for all the RCPT replies (in order).
+    this.#queue(job, K.Mail);
+    this.#queue(job, K.Rcpt);
     job.written = 1;
   }
 
@@ -242,6 +287,8 @@ export class Pipeline {
     this.#batch.line("DATA");
     this.#queue(job, K.Data);
     await this.#flush();
+    // The 354 is a round trip away: build the next job meanwhile.
+    if (!job.go.opened) this.#buildAhead();
     if (!(await job.go.promise) || this.#hasFailed) return;
     if (!job.envelopeOk) return this.#emptyData(job);
     this.#batch.log?.push(`<${job.size} bytes of message data>`);
@@ -301,11 +348,37 @@ export class Pipeline {
     const b = this.#batch;
     let pending: Uint8Array[] = [];
     let pendingSize = 0;
+    let scratch = new Uint8Array(0);
+    /** The encoded chunk in `scratch` (at HEADROOM), when it is one. */
+    let inScratch: Uint8Array | undefined;
     const emit = (last: boolean) => {
       if (job.bdat) {
         const line = `BDAT ${pendingSize}${last ? " LAST" : ""}`;
-        b.line(line, `${line} <${pendingSize} bytes of message data>`);
+        const note = `${line} <${pendingSize} bytes of message data>`;
         this.#queue(job, last ? K.Final : K.Chunk);
+        const lone = pending.length === 1 ? pending[0] : undefined;
+        if (
+          lone !== undefined && lone === inScratch &&
+          line.length + 2 <= HEADROOM
+        ) {
+          // The command goes in the room left before the chunk: command
+          // and data in one buffer, one write, nothing copied.
+          const at = HEADROOM - line.length - 2;
+          for (let i = 0; i < line.length; i++) {
+            scratch[at + i] = line.charCodeAt(i);
+          }
+          scratch[HEADROOM - 2] = 13;
+          scratch[HEADROOM - 1] = 10;
+          b.log?.push(note);
+          pending[0] = scratch.subarray(at, HEADROOM + lone.length);
+          this.#payload(job, pending, 0);
+          job.bytesOut += pendingSize;
+          pending = [];
+          pendingSize = 0;
+          this.#progress(job);
+          return;
+        }
+        b.line(line, note);
       }
       this.#payload(job, pending, pendingSize);
       pending = [];
@@ -313,7 +386,6 @@ export class Pipeline {
       this.#progress(job);
     };
     const reader = body.getReader();
-    let scratch = new Uint8Array(0);
     try {
       for (;;) {
         const { done, value } = await d.race(
@@ -332,10 +404,11 @@ export class Pipeline {
         if (job.refusal !== undefined) break;
         // The output buffer is reused: by the next read, the last write
         // of it was awaited (DATA), or it was copied into a gathered chunk.
-        if (scratch.length < 2 * value.length + 2) {
-          scratch = new Uint8Array(2 * value.length + 2);
+        if (scratch.length < HEADROOM + 2 * value.length + 2) {
+          scratch = new Uint8Array(HEADROOM + 2 * value.length + 2);
         }
-        let out = enc.push(value, scratch);
+        let out = enc.push(value, scratch.subarray(HEADROOM));
+        inScratch = out.buffer === scratch.buffer ? out : undefined;
         if (out.length === 0) continue;
         if (
           job.bdat && out.buffer === scratch.buffer && out.length < NO_COPY &&
@@ -491,7 +564,7 @@ export class Pipeline {
     }
   }
 
-  /** Match a reply to its message; true when another of the same kind is owed (LMTP finals). */
+  /** Match a reply to its message; true when another of the same kind is owed (RCPTs, LMTP finals). */
   #dispatch(e: Expect, reply: number | SmtpReply): boolean {
     const job = e.job;
     const code = typeof reply === "number" ? reply : reply.code;
@@ -514,16 +587,20 @@ export class Pipeline {
         }
         if (job.rcpts.length === 0) this.#envelopeDone(job);
         return false;
-      case K.Rcpt:
-        if (code === 250 || code === 251) job.accepted.push(job.addrs[e.i]);
+      case K.Rcpt: {
+        // One expectation stands for every RCPT reply of the message.
+        const addr = job.addrs[job.rcptSeen];
+        if (code === 250 || code === 251) job.accepted.push(addr);
         else {
           job.refused.set(
-            job.addrs[e.i],
+            addr,
             typeof reply === "number" ? quickReply(code) : reply,
           );
         }
-        if (++job.rcptSeen === job.rcpts.length) this.#envelopeDone(job);
+        if (++job.rcptSeen < job.rcpts.length) return true;
+        this.#envelopeDone(job);
         return false;
+      }
       case K.Chunk:
         if (code !== 250 && job.refusal === undefined) {
           job.refusal = job.envelopeOk
