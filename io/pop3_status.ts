@@ -1,7 +1,7 @@
 // POP3 status lines (+OK/-ERR, RFC 2449 codes, SASL continuations) and multi-line bodies.
 import { ProtocolError } from "../errors.ts";
 import type { Deadline } from "./deadline.ts";
-import type { LineReader } from "./line_reader.ts";
+import { CHECK_EVERY_BYTES, type LineReader } from "./line_reader.ts";
 import { preview } from "./smtp_reply.ts";
 
 /**
@@ -151,5 +151,156 @@ export async function readMultiline(
     }
     const r = onLine(line);
     if (r) await r;
+  }
+}
+
+const LF = 10;
+const CR = 13;
+const CRLF = new Uint8Array([13, 10]);
+const CR_ONLY = CRLF.subarray(0, 1);
+
+/**
+ * Read a message body (RETR, TOP) up to the terminating `.` line, in bulk:
+ * the bytes already received are scanned in place and handed to `onData`
+ * as spans (views valid only during the call), several lines at a time,
+ * never split into lines or copied here. The bytes are exactly those
+ * {@linkcode readMultiline} gives, joined with CRLF: the first dot of every
+ * dot-led line removed (RFC 1939 §3), a bare LF made CRLF, the terminating
+ * line dropped. Bytes after it stay in the reader for the next response.
+ *
+ * Linear: each byte is looked at once (a line end is found with a native
+ * search), however the stream is chunked; a line split across reads,
+ * inside its CRLF or right after its dot included, costs no extra copy,
+ * and lines may be of any length (only the total is capped). When
+ * `onData` returns a promise, what it was given is consumed and the scan
+ * waits for it. Throws ProtocolError (after `onFail`) when the body
+ * exceeds `maxBytes`. The deadline bounds every read and is checked by the
+ * clock between the buffers scanned.
+ *
+ * Returns the number of bytes handed out.
+ */
+export async function readBody(
+  reader: LineReader,
+  deadline: Deadline,
+  maxBytes: number,
+  onFail: () => void,
+  onData: (bytes: Uint8Array) => void | Promise<void>,
+  what = "reading a message",
+): Promise<number> {
+  let total = 0;
+  // Where the scan is: at a line's first byte (`lineStart`), possibly with
+  // its dot (`dot` 1) or dot and CR (`dot` 2) seen at the end of the last
+  // buffer; `prevCR`: the last byte handed out (mid-line) was a CR.
+  let lineStart = true;
+  let dot = 0;
+  let prevCR = false;
+  let checked = 0;
+  const emit = (bytes: Uint8Array): void | Promise<void> => {
+    total += bytes.length;
+    if (total > maxBytes) {
+      onFail();
+      throw new ProtocolError(`response exceeds ${maxBytes} bytes`);
+    }
+    return onData(bytes);
+  };
+  for (;;) {
+    const b = reader.view();
+    const n = b.length;
+    if (n === 0) {
+      await reader.more(deadline, what);
+      continue;
+    }
+    if (checked >= CHECK_EVERY_BYTES) {
+      checked = 0;
+      try {
+        deadline.check(what);
+      } catch (err) {
+        onFail();
+        throw err;
+      }
+    }
+    let i = 0;
+    let wait: void | Promise<void> = undefined;
+    let end = false;
+    // One pass over b; leaves early (to wait) when onData returns a promise.
+    scan: while (i < n && !wait) {
+      if (lineStart) {
+        if (dot === 0) {
+          if (b[i] === 46) {
+            dot = 1;
+            i++;
+          } else {
+            lineStart = false;
+          }
+        }
+        if (dot === 1) {
+          if (i >= n) break scan;
+          if (b[i] === LF) {
+            i++;
+            end = true;
+            break scan;
+          }
+          if (b[i] === CR) {
+            dot = 2;
+            i++;
+          } else {
+            dot = 0;
+            lineStart = false;
+          }
+        }
+        if (dot === 2) {
+          if (i >= n) break scan;
+          if (b[i] === LF) {
+            i++;
+            end = true;
+            break scan;
+          }
+          // `.` CR and more: the CR is data.
+          dot = 0;
+          lineStart = false;
+          prevCR = true;
+          wait = emit(CR_ONLY);
+          if (wait) break scan;
+        }
+      }
+      // Mid-line: hand out whole lines at once, up to a dot-led line, a
+      // bare LF, or the end of the buffer.
+      const from = i;
+      for (;;) {
+        const at = b.indexOf(LF, i);
+        if (at < 0) {
+          prevCR = b[n - 1] === CR;
+          i = n;
+          if (n > from) wait = emit(b.subarray(from, n));
+          break scan;
+        }
+        // The byte before the LF, in this buffer or the one before.
+        const bare = at > 0 ? b[at - 1] !== CR : !prevCR;
+        i = at + 1;
+        prevCR = false;
+        if (bare) {
+          if (at > from) {
+            wait = emit(b.subarray(from, at));
+            if (wait) {
+              // Back to the LF: it is found again (bare) after the wait.
+              i = at;
+              break scan;
+            }
+          }
+          wait = emit(CRLF);
+          lineStart = true;
+          continue scan;
+        }
+        if (i >= n || b[i] === 46) {
+          lineStart = true;
+          wait = emit(b.subarray(from, i));
+          continue scan;
+        }
+      }
+    }
+    reader.consume(i);
+    checked += i;
+    if (wait) await wait;
+    if (end) return total;
   }
 }

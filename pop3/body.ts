@@ -1,9 +1,8 @@
 import { Deadline } from "../io/deadline.ts";
 import type { LineReader } from "../io/line_reader.ts";
-import { readMultiline } from "../io/pop3_status.ts";
+import { readBody } from "../io/pop3_status.ts";
 import { AbortedError } from "../errors.ts";
 
-const CRLF = new Uint8Array([13, 10]);
 /** Never allocate more than this up front on the server's word ("+OK n octets"). */
 const MAX_PREALLOCATION = 16 << 20;
 /** The first buffer when no size was announced. */
@@ -60,6 +59,14 @@ export class BodyBuffer {
     this.#buf.set(line, this.#n);
     this.#buf[this.#n + line.length] = 13;
     this.#buf[this.#n + line.length + 1] = 10;
+    this.#n = need;
+  }
+
+  /** Append bytes as they are (a span of a body already unstuffed). */
+  append(bytes: Uint8Array): void {
+    const need = this.#n + bytes.length;
+    if (need > this.#buf.length) this.#grow(need);
+    this.#buf.set(bytes, this.#n);
     this.#n = need;
   }
 
@@ -218,14 +225,13 @@ export function messageStream(
       }
     }
   };
-  const onLine = (line: Uint8Array): void | Promise<void> => {
+  const onData = (bytes: Uint8Array): void | Promise<void> => {
     if (discarding) {
-      discarded += line.length + 2;
+      discarded += bytes.length;
       if (discarded > o.drainLimit) throw DRAIN_LIMIT;
       return;
     }
-    copy(line);
-    copy(CRLF);
+    copy(bytes);
     if (ready.length > 0) {
       // A chunk is ready: hand it over and read nothing more until asked.
       wake();
@@ -233,7 +239,7 @@ export function messageStream(
     }
   };
   const start = () =>
-    readMultiline(o.reader, deadline, o.maxBytes, o.abort, onLine).then(
+    readBody(o.reader, deadline, o.maxBytes, o.abort, onData).then(
       () => {
         finished = true;
         if (used > 0 && !discarding) ready.push(block.subarray(0, used));
