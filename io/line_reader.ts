@@ -111,6 +111,15 @@ export class LineReader {
     return this.#buf.subarray(this.#start, this.#end);
   }
 
+  /**
+   * Whether {@linkcode view} is a chunk as the stream gave it (borrowed;
+   * the reader never writes it), not a buffer of the reader's own (which
+   * it reuses).
+   */
+  get borrowed(): boolean {
+    return !this.#owned;
+  }
+
   /** Mark the first `n` bytes of {@linkcode view} as handed out. */
   consume(n: number): void {
     if (n <= 0) return;

@@ -491,7 +491,8 @@ test("pop3 body property: readBody gives readMultiline's bytes, however chunked"
       fc.array(fc.nat(), { maxLength: 40 }),
       fc.boolean(),
       fc.integer({ min: 1, max: 400 }),
-      async (data, cuts, asyncData, maxBytes) => {
+      fc.boolean(),
+      async (data, cuts, asyncData, maxBytes, keep) => {
         const tail = enc.encode("+OK next\r\n");
         const flat = new Uint8Array([
           ...data,
@@ -514,19 +515,23 @@ test("pop3 body property: readBody gives readMultiline's bytes, however chunked"
         } catch (err) {
           wantErr = err;
         }
-        const got: number[] = [];
+        // Kept views are held as given and read only at the end: nothing
+        // may write them afterwards. Others are copied at once.
+        const parts: Uint8Array[] = [];
         let failed = 0;
         const r2 = new LineReader(source(chunks).readable, 16, () => {});
         let gotErr: unknown;
         let n = -1;
         try {
-          n = await readBody(r2, none, maxBytes, () => failed++, (b) => {
-            got.push(...b);
+          n = await readBody(r2, none, maxBytes, () => failed++, (b, kept) => {
+            assert.ok(keep || !kept);
+            parts.push(kept ? b : b.slice());
             if (asyncData) return new Promise((r) => setTimeout(r, 0));
-          });
+          }, { keep });
         } catch (err) {
           gotErr = err;
         }
+        const got = parts.flatMap((p) => [...p]);
         if (wantErr) {
           assert.ok(gotErr instanceof ProtocolError, String(gotErr));
           assert.equal(failed, 1);
@@ -577,6 +582,18 @@ test("pop3 body: whole lines are handed out together, not a call per line", asyn
     calls++;
   });
   assert.equal(calls, 2);
+  // In place: one view of the chunk, the stuffing dot squeezed out.
+  const chunk = enc.encode(lines + "..dot\r\n" + lines + ".\r\n+OK\r\n");
+  const r2 = new LineReader(source([chunk]).readable, 16, () => {});
+  const views: Uint8Array[] = [];
+  await readBody(r2, none, 1 << 20, () => {}, (b, kept) => {
+    assert.ok(kept);
+    views.push(b);
+  }, { keep: true });
+  assert.equal(views.length, 1);
+  assert.equal(views[0].buffer, chunk.buffer);
+  assert.equal(dec.decode(views[0]), lines + ".dot\r\n" + lines);
+  assert.equal(dec.decode(await r2.readLine(none)), "+OK");
 });
 
 test("pop3 body: a body that never ends is ConnectionClosedError at EOF", async () => {

@@ -160,7 +160,11 @@ export interface MessageStreamOptions {
 /**
  * A pull-based stream over a multi-line body: lines are read from the
  * connection only while the consumer asks for a chunk, and each pull has
- * its own deadline. Memory stays bounded by one chunk plus the longest line.
+ * its own deadline. Memory stays bounded by a chunk read (lines may be of
+ * any length): the body is unstuffed in the chunk the connection read and
+ * handed out as views of it (at most `chunkSize` each); only bytes not
+ * found there (a buffer of the line reader's own, a CR added to a bare
+ * LF) are copied into a chunk of `chunkSize`.
  *
  * Cancelling reads and discards the rest of the body (up to `drainLimit`
  * bytes, within the drain deadline) so the connection stays usable; past
@@ -172,9 +176,9 @@ export function messageStream(
 ): ReadableStream<Uint8Array> {
   const deadline = new WindowDeadline(o.pullDeadline());
   const ready: Uint8Array[] = [];
-  let block = new Uint8Array(o.chunkSize);
+  let block: Uint8Array | undefined; // being filled by copies
   let used = 0;
-  let resume: (() => void) | undefined; // wakes the reader suspended in onLine
+  let resume: (() => void) | undefined; // wakes the reader suspended in onData
   let notify: (() => void) | undefined; // wakes a pull waiting for a chunk
   let task: Promise<void> | undefined;
   let finished = false;
@@ -214,24 +218,36 @@ export function messageStream(
   const copy = (bytes: Uint8Array) => {
     let off = 0;
     while (off < bytes.length) {
+      block ??= new Uint8Array(o.chunkSize);
       const n = Math.min(bytes.length - off, o.chunkSize - used);
       block.set(bytes.subarray(off, off + n), used);
       used += n;
       off += n;
       if (used === o.chunkSize) {
         ready.push(block);
-        block = new Uint8Array(o.chunkSize);
+        block = undefined;
         used = 0;
       }
     }
   };
-  const onData = (bytes: Uint8Array): void | Promise<void> => {
+  const onData = (bytes: Uint8Array, kept: boolean): void | Promise<void> => {
     if (discarding) {
       discarded += bytes.length;
       if (discarded > o.drainLimit) throw DRAIN_LIMIT;
       return;
     }
-    copy(bytes);
+    if (kept) {
+      // Ours (unstuffed in the chunk read): handed out as it is, in pieces
+      // of at most a chunk, after what was copied before it.
+      if (block && used > 0) ready.push(block.subarray(0, used));
+      block = undefined;
+      used = 0;
+      for (let off = 0; off < bytes.length; off += o.chunkSize) {
+        ready.push(bytes.subarray(off, off + o.chunkSize));
+      }
+    } else {
+      copy(bytes);
+    }
     if (ready.length > 0) {
       // A chunk is ready: hand it over and read nothing more until asked.
       wake();
@@ -239,13 +255,16 @@ export function messageStream(
     }
   };
   const start = () =>
-    readBody(o.reader, deadline, o.maxBytes, o.abort, onData).then(
-      () => {
-        finished = true;
-        if (used > 0 && !discarding) ready.push(block.subarray(0, used));
-      },
-      fail,
-    ).finally(wake);
+    readBody(o.reader, deadline, o.maxBytes, o.abort, onData, { keep: true })
+      .then(
+        () => {
+          finished = true;
+          if (block && used > 0 && !discarding) {
+            ready.push(block.subarray(0, used));
+          }
+        },
+        fail,
+      ).finally(wake);
   const proceed = () => {
     const r = resume;
     resume = undefined;
