@@ -388,3 +388,74 @@ test("line reader: chunks split mid-line reuse one small buffer, and stay exact"
   }
   assert.equal(r.buffered, 0);
 });
+
+/** A byte stream (like Deno's sockets) over `data`, 16 bytes per default read. */
+function byteSource(data: Uint8Array) {
+  let off = 0;
+  const sizes: number[] = [];
+  const readable = new ReadableStream({
+    type: "bytes",
+    autoAllocateChunkSize: 16,
+    pull(c) {
+      const req = c.byobRequest!;
+      const view = req.view!;
+      sizes.push(view.byteLength);
+      if (off >= data.length) {
+        c.close();
+        req.respond(0);
+        return;
+      }
+      const n = Math.min(view.byteLength, data.length - off);
+      new Uint8Array(view.buffer, view.byteOffset, n).set(
+        data.subarray(off, off + n),
+      );
+      off += n;
+      req.respond(n);
+    },
+  }, { highWaterMark: 0 });
+  return { readable, sizes };
+}
+
+test("line reader: more() with a size reads that much from a byte stream (BYOB), lines go back to its own chunks", async () => {
+  const text = "+OK a\r\n" + "x".repeat(200) + "\r\n.\r\n+OK b\r\n+OK c\r\n";
+  const { readable, sizes } = byteSource(new TextEncoder().encode(text));
+  const r = new LineReader(
+    readable as ReadableStream<Uint8Array>,
+    512,
+    () => {},
+  );
+  const d = new Deadline(undefined);
+  assert.equal(new TextDecoder().decode(await r.readLine(d)), "+OK a");
+  r.consume(r.buffered);
+  await r.more(d, "reading a message", 4096);
+  assert.ok(r.borrowed);
+  assert.equal(r.view().buffer.byteLength, 4096);
+  const rest = new TextDecoder().decode(r.view());
+  assert.ok(text.endsWith(rest), rest);
+  r.consume(r.buffered);
+  // Back to default reads (16 bytes here); nothing is lost on the switch.
+  await assert.rejects(r.readLine(d), ConnectionClosedError);
+  assert.deepEqual(sizes.slice(0, 2), [16, 4096]);
+});
+
+test("line reader: a plain stream ignores more()'s size; a released reader stays released", async () => {
+  const r = new LineReader(
+    source(["abc\r\n", "def\r\n"]).readable,
+    64,
+    () => {},
+  );
+  const d = new Deadline(undefined);
+  await r.more(d, "reading", 65536);
+  assert.equal(new TextDecoder().decode(r.view()), "abc\r\n");
+  r.consume(5);
+  assert.equal(new TextDecoder().decode(await r.readLine(d)), "def");
+  const { readable } = byteSource(new TextEncoder().encode("+OK\r\n"));
+  const r2 = new LineReader(
+    readable as ReadableStream<Uint8Array>,
+    64,
+    () => {},
+  );
+  r2.release();
+  await assert.rejects(r2.more(d, "reading", 4096), ConnectionClosedError);
+  assert.ok(readable.locked === false);
+});
