@@ -19,9 +19,6 @@ export const CHECK_EVERY_LINES = 128;
 /** See {@linkcode CHECK_EVERY_LINES}. */
 export const CHECK_EVERY_BYTES = 256 * 1024;
 
-/** A BYOB read's size when none is given (not expected: reads back to default). */
-const READ_SIZE = 16 * 1024;
-
 /** Largest owned buffer kept for reuse once the reader borrows chunks again. */
 const SPARE_MAX = 64 * 1024;
 
@@ -41,12 +38,7 @@ const SPARE_MAX = 64 * 1024;
  * {@linkcode CHECK_EVERY_LINES} lines or {@linkcode CHECK_EVERY_BYTES} bytes.
  */
 export class LineReader {
-  #readable: ReadableStream<Uint8Array>;
-  #reader: ReadableStreamDefaultReader<Uint8Array> | ReadableStreamBYOBReader;
-  /** The stream is not a byte stream (no BYOB reader), once tried. */
-  #noByob = false;
-  #byob = false; // #reader is a BYOB reader
-  #released = false;
+  #reader: ReadableStreamDefaultReader<Uint8Array>;
   #onFail: () => void;
   #buf: Uint8Array = new Uint8Array(0);
   #owned = false;
@@ -66,7 +58,6 @@ export class LineReader {
     maxLineLength: number,
     onFail: () => void,
   ) {
-    this.#readable = readable;
     this.#reader = readable.getReader();
     this.maxLineLength = maxLineLength;
     this.#onFail = onFail;
@@ -144,43 +135,8 @@ export class LineReader {
    * closing), TimeoutError/AbortedError from the deadline. Once every
    * buffered byte was consumed, the chunk is borrowed, not copied.
    */
-  more(
-    deadline: Deadline,
-    what = "reading a reply",
-    size?: number,
-  ): Promise<void> {
-    return this.#fill(deadline, what, size);
-  }
-
-  /**
-   * A read: into a fresh buffer of `size` bytes when asked and the stream
-   * is a byte stream (in the stream's own chunks otherwise), the reader
-   * switched to BYOB and back as needed (never once released).
-   */
-  #read(
-    size: number | undefined,
-  ): Promise<ReadableStreamReadResult<Uint8Array>> {
-    const byob = size !== undefined && !this.#noByob;
-    if (!this.#released && byob !== this.#byob) {
-      this.#reader.releaseLock();
-      this.#byob = false;
-      if (byob) {
-        try {
-          this.#reader = this.#readable.getReader({ mode: "byob" });
-          this.#byob = true;
-        } catch {
-          this.#noByob = true; // not a byte stream
-          this.#reader = this.#readable.getReader();
-        }
-      } else {
-        this.#reader = this.#readable.getReader();
-      }
-    }
-    return this.#byob
-      ? (this.#reader as ReadableStreamBYOBReader).read(
-        new Uint8Array(size ?? READ_SIZE),
-      )
-      : (this.#reader as ReadableStreamDefaultReader<Uint8Array>).read();
+  more(deadline: Deadline, what = "reading a reply"): Promise<void> {
+    return this.#fill(deadline, what);
   }
 
   #takeLine(deadline: Deadline | undefined, what: string): Uint8Array | null {
@@ -225,7 +181,7 @@ export class LineReader {
     return line;
   }
 
-  async #fill(deadline: Deadline, what: string, size?: number): Promise<void> {
+  async #fill(deadline: Deadline, what: string): Promise<void> {
     if (this.#eof) {
       this.#fail();
       throw new ConnectionClosedError("connection closed by server");
@@ -233,7 +189,7 @@ export class LineReader {
     let result: ReadableStreamReadResult<Uint8Array>;
     try {
       result = await deadline.race(
-        this.#read(size),
+        this.#reader.read(),
         () => this.#fail(),
         what,
       );
@@ -304,7 +260,6 @@ export class LineReader {
 
   /** Release the stream lock (before a TLS upgrade). */
   release(): void {
-    this.#released = true;
     try {
       this.#reader.releaseLock();
     } catch { /* already released */ }

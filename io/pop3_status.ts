@@ -157,12 +157,6 @@ export async function readMultiline(
 const LF = 10;
 const CR = 13;
 const CRLF = new Uint8Array([13, 10]);
-/**
- * A body's reads, from a byte stream: 64 KiB (Deno's socket reads 16 KiB
- * by default, so a 50 MiB body took 3,200 reads, each an op, a promise
- * chain and a deadline timer).
- */
-const BODY_READ = 64 * 1024;
 const CR_ONLY = CRLF.subarray(0, 1);
 
 /** Options of {@linkcode readBody}. */
@@ -241,7 +235,7 @@ export async function readBody(
     const b = reader.view();
     const n = b.length;
     if (n === 0) {
-      await reader.more(deadline, what, BODY_READ);
+      await reader.more(deadline, what);
       continue;
     }
     if (checked >= CHECK_EVERY_BYTES) {
