@@ -102,6 +102,43 @@ export class LineReader {
     return this.#takeLine(deadline, what);
   }
 
+  /**
+   * The bytes received but not yet handed out (a view, valid until the next
+   * call): for a reader that consumes them in bulk ({@linkcode consume}),
+   * e.g. a message body scanned in place.
+   */
+  view(): Uint8Array {
+    return this.#buf.subarray(this.#start, this.#end);
+  }
+
+  /**
+   * Whether {@linkcode view} is a chunk as the stream gave it (borrowed;
+   * the reader never writes it), not a buffer of the reader's own (which
+   * it reuses).
+   */
+  get borrowed(): boolean {
+    return !this.#owned;
+  }
+
+  /** Mark the first `n` bytes of {@linkcode view} as handed out. */
+  consume(n: number): void {
+    if (n <= 0) return;
+    if (n > this.#end - this.#start) throw new RangeError("consume past end");
+    this.#start += n;
+    this.#scanned = 0;
+    if (this.#start === this.#end) this.#start = this.#end = 0;
+  }
+
+  /**
+   * Read one more chunk from the stream into the buffer, bounded by
+   * `deadline`. Throws ConnectionClosedError at end of stream (after
+   * closing), TimeoutError/AbortedError from the deadline. Once every
+   * buffered byte was consumed, the chunk is borrowed, not copied.
+   */
+  more(deadline: Deadline, what = "reading a reply"): Promise<void> {
+    return this.#fill(deadline, what);
+  }
+
   #takeLine(deadline: Deadline | undefined, what: string): Uint8Array | null {
     const buf = this.#buf;
     // Search the whole buffer (no view allocated per line): an owned buffer

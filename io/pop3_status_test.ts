@@ -5,6 +5,7 @@ import {
   parsePop3Status,
   type Pop3Continuation,
   type Pop3Status,
+  readBody,
   readMultiline,
   readPop3Status,
 } from "./pop3_status.ts";
@@ -459,4 +460,170 @@ test("pop3 multiline: an endless LIST stops at the entry cap having read bounded
   assert.equal(entries, 100_000);
   assert.ok(pulled <= 100_001 * 5 + chunk.length, `pulled ${pulled} bytes`);
   assert.equal(failed, 1);
+});
+
+// ---- bodies in bulk (readBody) ----
+
+/** Split `flat` at the given cut points (sorted, deduplicated). */
+function cut(flat: Uint8Array, cuts: number[]): Uint8Array[] {
+  const at = [...new Set(cuts.map((c) => c % (flat.length + 1)))].sort((a, b) =>
+    a - b
+  );
+  const chunks: Uint8Array[] = [];
+  let from = 0;
+  for (const c of [...at, flat.length]) {
+    if (c > from) chunks.push(flat.slice(from, c));
+    from = Math.max(from, c);
+  }
+  return chunks;
+}
+
+test("pop3 body property: readBody gives readMultiline's bytes, however chunked", async () => {
+  const raw = fc.oneof(
+    fc.uint8Array({ maxLength: 300 }),
+    fc.array(fc.constantFrom(13, 10, 46, 97), { maxLength: 300 }).map((a) =>
+      new Uint8Array(a)
+    ),
+  );
+  await fc.assert(
+    fc.asyncProperty(
+      raw,
+      fc.array(fc.nat(), { maxLength: 40 }),
+      fc.boolean(),
+      fc.integer({ min: 1, max: 400 }),
+      fc.boolean(),
+      async (data, cuts, asyncData, maxBytes, keep) => {
+        const tail = enc.encode("+OK next\r\n");
+        const flat = new Uint8Array([
+          ...data,
+          ...enc.encode("\r\n.\r\n"),
+          ...tail,
+        ]);
+        const chunks = cut(flat, cuts);
+        // The reference: lines, each followed by CRLF.
+        const want: number[] = [];
+        let wantErr: unknown;
+        const r1 = new LineReader(
+          source(chunks).readable,
+          1 << 20,
+          () => {},
+        );
+        try {
+          await readMultiline(r1, none, maxBytes, () => {}, (l) => {
+            want.push(...l, 13, 10);
+          });
+        } catch (err) {
+          wantErr = err;
+        }
+        // Kept views are held as given and read only at the end: nothing
+        // may write them afterwards. Others are copied at once.
+        const parts: Uint8Array[] = [];
+        let failed = 0;
+        const r2 = new LineReader(source(chunks).readable, 16, () => {});
+        let gotErr: unknown;
+        let n = -1;
+        try {
+          n = await readBody(r2, none, maxBytes, () => failed++, (b, kept) => {
+            assert.ok(keep || !kept);
+            parts.push(kept ? b : b.slice());
+            if (asyncData) return new Promise((r) => setTimeout(r, 0));
+          }, { keep });
+        } catch (err) {
+          gotErr = err;
+        }
+        const got = parts.flatMap((p) => [...p]);
+        if (wantErr) {
+          assert.ok(gotErr instanceof ProtocolError, String(gotErr));
+          assert.equal(failed, 1);
+          return;
+        }
+        assert.equal(gotErr, undefined);
+        assert.deepEqual(new Uint8Array(got), new Uint8Array(want));
+        assert.equal(n, want.length);
+        // What follows the body is left for the next response.
+        for (;;) {
+          const a = dec.decode(await r1.readLine(none));
+          assert.equal(dec.decode(await r2.readLine(none)), a);
+          if (a === "+OK next") break;
+        }
+        assert.equal(r2.buffered, r1.buffered);
+      },
+    ),
+    { numRuns: 1000 },
+  );
+});
+
+test("pop3 body: one byte at a time, dot lines and CRLF split everywhere", async () => {
+  const wire = "a\r\n..b\r\n.\r\r\n.x\n\n\r\r\n..\r\n.\r\n+OK\r\n";
+  const chunks = [...enc.encode(wire)].map((b) => new Uint8Array([b]));
+  const r = new LineReader(source(chunks).readable, 16, () => {});
+  const got: number[] = [];
+  await readBody(r, none, 1 << 20, () => {}, (b) => {
+    got.push(...b);
+  });
+  assert.equal(
+    dec.decode(new Uint8Array(got)),
+    "a\r\n.b\r\n\r\r\nx\r\n\r\n\r\r\n.\r\n",
+  );
+  assert.equal(dec.decode(await r.readLine(none)), "+OK");
+});
+
+test("pop3 body: whole lines are handed out together, not a call per line", async () => {
+  const lines = Array.from({ length: 100 }, (_, i) => `line ${i}\r\n`).join(
+    "",
+  );
+  const r = new LineReader(
+    source([lines + "..dot\r\n" + lines + ".\r\n"]).readable,
+    16,
+    () => {},
+  );
+  let calls = 0;
+  await readBody(r, none, 1 << 20, () => {}, () => {
+    calls++;
+  });
+  assert.equal(calls, 2);
+  // In place: one view of the chunk, the stuffing dot squeezed out.
+  const chunk = enc.encode(lines + "..dot\r\n" + lines + ".\r\n+OK\r\n");
+  const r2 = new LineReader(source([chunk]).readable, 16, () => {});
+  const views: Uint8Array[] = [];
+  await readBody(r2, none, 1 << 20, () => {}, (b, kept) => {
+    assert.ok(kept);
+    views.push(b);
+  }, { keep: true });
+  assert.equal(views.length, 1);
+  assert.equal(views[0].buffer, chunk.buffer);
+  assert.equal(dec.decode(views[0]), lines + ".dot\r\n" + lines);
+  assert.equal(dec.decode(await r2.readLine(none)), "+OK");
+});
+
+test("pop3 body: a body that never ends is ConnectionClosedError at EOF", async () => {
+  const r = new LineReader(source(["abc\r\n", ".x"]).readable, 16, () => {});
+  let closed = 0;
+  await assert.rejects(
+    readBody(r, none, 1 << 20, () => closed++, () => {}),
+    ConnectionClosedError,
+  );
+});
+
+test("pop3 body: a body already buffered is stopped by a passed deadline", async () => {
+  const big = "x".repeat(1000) + "\r\n";
+  // One chunk: no read (no race) happens while it is scanned.
+  const r = new LineReader(
+    source([big.repeat(600) + ".\r\n"]).readable,
+    16,
+    () => {},
+  );
+  const d = new ExpiringDeadline();
+  let closed = 0;
+  let calls = 0;
+  await assert.rejects(
+    readBody(r, d, 1 << 30, () => closed++, () => {
+      d.expired = true;
+      // A wait after every span: the scan resumes over the same buffer.
+      if (++calls < 1000) return Promise.resolve();
+    }),
+    TimeoutError,
+  );
+  assert.equal(closed, 1);
+  assert.ok(calls < 600, `${calls} spans before the deadline was seen`);
 });

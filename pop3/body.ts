@@ -1,9 +1,8 @@
 import { Deadline } from "../io/deadline.ts";
 import type { LineReader } from "../io/line_reader.ts";
-import { readMultiline } from "../io/pop3_status.ts";
+import { readBody } from "../io/pop3_status.ts";
 import { AbortedError } from "../errors.ts";
 
-const CRLF = new Uint8Array([13, 10]);
 /** Never allocate more than this up front on the server's word ("+OK n octets"). */
 const MAX_PREALLOCATION = 16 << 20;
 /** The first buffer when no size was announced. */
@@ -60,6 +59,14 @@ export class BodyBuffer {
     this.#buf.set(line, this.#n);
     this.#buf[this.#n + line.length] = 13;
     this.#buf[this.#n + line.length + 1] = 10;
+    this.#n = need;
+  }
+
+  /** Append bytes as they are (a span of a body already unstuffed). */
+  append(bytes: Uint8Array): void {
+    const need = this.#n + bytes.length;
+    if (need > this.#buf.length) this.#grow(need);
+    this.#buf.set(bytes, this.#n);
     this.#n = need;
   }
 
@@ -153,7 +160,11 @@ export interface MessageStreamOptions {
 /**
  * A pull-based stream over a multi-line body: lines are read from the
  * connection only while the consumer asks for a chunk, and each pull has
- * its own deadline. Memory stays bounded by one chunk plus the longest line.
+ * its own deadline. Memory stays bounded by a chunk read (lines may be of
+ * any length): the body is unstuffed in the chunk the connection read and
+ * handed out as views of it (at most `chunkSize` each); only bytes not
+ * found there (a buffer of the line reader's own, a CR added to a bare
+ * LF) are copied into a chunk of `chunkSize`.
  *
  * Cancelling reads and discards the rest of the body (up to `drainLimit`
  * bytes, within the drain deadline) so the connection stays usable; past
@@ -165,9 +176,9 @@ export function messageStream(
 ): ReadableStream<Uint8Array> {
   const deadline = new WindowDeadline(o.pullDeadline());
   const ready: Uint8Array[] = [];
-  let block = new Uint8Array(o.chunkSize);
+  let block: Uint8Array | undefined; // being filled by copies
   let used = 0;
-  let resume: (() => void) | undefined; // wakes the reader suspended in onLine
+  let resume: (() => void) | undefined; // wakes the reader suspended in onData
   let notify: (() => void) | undefined; // wakes a pull waiting for a chunk
   let task: Promise<void> | undefined;
   let finished = false;
@@ -207,25 +218,36 @@ export function messageStream(
   const copy = (bytes: Uint8Array) => {
     let off = 0;
     while (off < bytes.length) {
+      block ??= new Uint8Array(o.chunkSize);
       const n = Math.min(bytes.length - off, o.chunkSize - used);
       block.set(bytes.subarray(off, off + n), used);
       used += n;
       off += n;
       if (used === o.chunkSize) {
         ready.push(block);
-        block = new Uint8Array(o.chunkSize);
+        block = undefined;
         used = 0;
       }
     }
   };
-  const onLine = (line: Uint8Array): void | Promise<void> => {
+  const onData = (bytes: Uint8Array, kept: boolean): void | Promise<void> => {
     if (discarding) {
-      discarded += line.length + 2;
+      discarded += bytes.length;
       if (discarded > o.drainLimit) throw DRAIN_LIMIT;
       return;
     }
-    copy(line);
-    copy(CRLF);
+    if (kept) {
+      // Ours (unstuffed in the chunk read): handed out as it is, in pieces
+      // of at most a chunk, after what was copied before it.
+      if (block && used > 0) ready.push(block.subarray(0, used));
+      block = undefined;
+      used = 0;
+      for (let off = 0; off < bytes.length; off += o.chunkSize) {
+        ready.push(bytes.subarray(off, off + o.chunkSize));
+      }
+    } else {
+      copy(bytes);
+    }
     if (ready.length > 0) {
       // A chunk is ready: hand it over and read nothing more until asked.
       wake();
@@ -233,13 +255,16 @@ export function messageStream(
     }
   };
   const start = () =>
-    readMultiline(o.reader, deadline, o.maxBytes, o.abort, onLine).then(
-      () => {
-        finished = true;
-        if (used > 0 && !discarding) ready.push(block.subarray(0, used));
-      },
-      fail,
-    ).finally(wake);
+    readBody(o.reader, deadline, o.maxBytes, o.abort, onData, { keep: true })
+      .then(
+        () => {
+          finished = true;
+          if (block && used > 0 && !discarding) {
+            ready.push(block.subarray(0, used));
+          }
+        },
+        fail,
+      ).finally(wake);
   const proceed = () => {
     const r = resume;
     resume = undefined;

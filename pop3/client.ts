@@ -620,8 +620,10 @@ export class Pop3Client {
 
   /**
    * RETR as a stream: the message in chunks of up to 64 KiB, read from the
-   * server only as the stream is consumed (memory stays bounded by a chunk
-   * and the longest line). `-ERR` rejects the returned promise. The call's
+   * server only as the stream is consumed (memory stays bounded by what the
+   * connection reads at once, whatever the line lengths). Each chunk is
+   * the consumer's own: unstuffed in place in the buffer the connection
+   * read it into, no other copy. `-ERR` rejects the returned promise. The call's
    * `timeout` bounds getting the stream; then each chunk must arrive within
    * `timeout` (the consumer sets the pace).
    *

@@ -8,6 +8,7 @@ import {
   parsePop3Status,
   type Pop3Continuation,
   type Pop3Status,
+  readBody,
   readMultiline,
   readPop3Status,
 } from "../io/pop3_status.ts";
@@ -272,7 +273,15 @@ export class Pop3Connection {
         (id !== undefined ? this.sizes?.get(id) : undefined),
       this.o.maxMessageBytes,
     );
-    await this.multiline(d, true, (line) => buffer.push(line));
+    await this.session.io((ch) =>
+      readBody(
+        ch.reader,
+        d,
+        this.o.maxMessageBytes,
+        ch.abort,
+        (bytes) => buffer.append(bytes),
+      )
+    );
     const ch = this.session.channel;
     if (ch.logging) {
       ch.log("server", `<${buffer.length} bytes of message data>`);

@@ -111,9 +111,7 @@ export async function retrStream(
   await c.ok(`RETR ${n}`, d, `retr ${n}`);
   const ch = s.channel;
   const reader = ch.reader;
-  const cap = reader.maxLineLength;
   const max = c.o.maxMessageBytes;
-  reader.maxLineLength = Math.max(cap, max);
   const token = {};
   c.stream = token;
   const timeout = call?.timeout ?? c.o.timeout;
@@ -128,7 +126,6 @@ export async function retrStream(
     abort: ch.abort,
     mapError: (err) => s.annotate(s.mapError(err), "retr"),
     done: (clean) => {
-      reader.maxLineLength = cap;
       if (c.stream === token) c.stream = undefined;
       if (ch.logging) {
         ch.log(
