@@ -143,6 +143,45 @@ export function isQuickLine(line: Uint8Array, quick: number): boolean {
 }
 
 /**
+ * Take from the reader's buffer, without reading, up to `max` consecutive
+ * whole lines that are each a single-line reply with code `quick` (as
+ * {@linkcode isQuickLine} says) of at most `maxLength` bytes; return how
+ * many were taken. It stops before the first line that is anything else
+ * (another code, a continuation, a longer line, an incomplete line), which
+ * stays buffered for a full read: the replies of a pipelined envelope in
+ * one call, nothing decoded or allocated per line.
+ *
+ * Linear: each byte is looked at once, and a line it stops at is the next
+ * one read (so a line is scanned here at most once before it is taken).
+ */
+export function takeQuickRun(
+  reader: LineReader,
+  quick: number,
+  max: number,
+  maxLength: number,
+): number {
+  if (max <= 0 || reader.buffered < 4) return 0;
+  const buf = reader.view();
+  const a = 48 + Math.floor(quick / 100);
+  const b = 48 + Math.floor(quick / 10) % 10;
+  const c = 48 + quick % 10;
+  let at = 0;
+  let n = 0;
+  while (n < max) {
+    if (buf[at] !== a || buf[at + 1] !== b || buf[at + 2] !== c) break;
+    const lf = buf.indexOf(10, at + 3);
+    if (lf < 0) break;
+    const stop = buf[lf - 1] === 13 ? lf - 1 : lf;
+    const len = stop - at;
+    if (len < 3 || len > maxLength || (len > 3 && buf[at + 3] !== 32)) break;
+    at = lf + 1;
+    n++;
+  }
+  if (at > 0) reader.consume(at);
+  return n;
+}
+
+/**
  * Read one reply, but when it is a single line with code `quick` (e.g. 250
  * to a RCPT), return just the code: nothing is decoded or allocated. Any
  * other reply comes back whole, as from {@linkcode readSmtpReply}. `first`:

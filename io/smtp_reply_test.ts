@@ -6,8 +6,10 @@ import {
   parseReplyLine,
   preview,
   readSmtpReply,
+  readSmtpReplyCode,
   type ReplyLimits,
   type SmtpReply,
+  takeQuickRun,
 } from "./smtp_reply.ts";
 import { CHECK_EVERY_LINES, LineReader } from "./line_reader.ts";
 import { Deadline } from "./deadline.ts";
@@ -549,6 +551,110 @@ test("makeReply: the enhanced code is read as RFC 3463 says (the class matching 
         assert.equal(r.enhancedCode, expected(code, first));
         assert.equal("enhancedCode" in r, expected(code, first) !== undefined);
         assert.equal(r.text, [first, ...rest].join("\n"));
+      },
+    ),
+  );
+});
+
+// ---- takeQuickRun: a pipelined envelope's replies in one call ------------
+
+/** A reader with `chunks` buffered (each pulled once), for takeQuickRun. */
+async function buffered(chunks: string[], maxLine = 1000) {
+  const { readable } = source(chunks);
+  const reader = new LineReader(readable, maxLine, () => {});
+  for (let i = 0; i < chunks.length; i++) await reader.more(none);
+  return reader;
+}
+
+const text = (b: Uint8Array | null) => b && new TextDecoder().decode(b);
+
+test("takeQuickRun: takes the buffered single-line replies with the code, stops before any other", async () => {
+  const r = await buffered([
+    "250 2.1.5 ok\r\n250\r\n250 x\n",
+    "251 forward\r\n250 ok\r\n",
+  ]);
+  assert.equal(takeQuickRun(r, 250, 10, 1000), 3);
+  // The 251 stays for a full read; nothing of it was taken.
+  assert.equal(text(r.tryReadLine()), "251 forward");
+  assert.equal(takeQuickRun(r, 250, 10, 1000), 1);
+  assert.equal(r.buffered, 0);
+  assert.equal(takeQuickRun(r, 250, 10, 1000), 0);
+});
+
+test("takeQuickRun: at most `max`; a line split across reads, a continuation, a 421 and a long line stop it", async () => {
+  let r = await buffered(["250 a\r\n250 b\r\n250 c\r\n"]);
+  assert.equal(takeQuickRun(r, 250, 2, 1000), 2);
+  assert.equal(text(r.tryReadLine()), "250 c");
+
+  // An incomplete line (the rest in the next read) stays buffered.
+  const { readable } = source(["250 a\r\n25", "0 b\r\n"]);
+  r = new LineReader(readable, 1000, () => {});
+  await r.more(none);
+  assert.equal(takeQuickRun(r, 250, 10, 1000), 1);
+  assert.equal(r.tryReadLine(), null);
+  assert.equal(text(await r.readLine(none)), "250 b");
+
+  for (
+    const stop of [
+      "250-first\r\n250 last\r\n",
+      "421 4.3.2 bye\r\n",
+      "2500 no\r\n",
+      "250x\r\n",
+      `250 ${"x".repeat(20)}\r\n`,
+      "25\r\n",
+      "\r\n",
+    ]
+  ) {
+    r = await buffered(["250 a\r\n" + stop + "250 b\r\n"]);
+    assert.equal(takeQuickRun(r, 250, 10, 20), 1, JSON.stringify(stop));
+    assert.equal(text(r.tryReadLine()), stop.split(/\r?\n/)[0]);
+  }
+});
+
+test("takeQuickRun: the same verdict as readSmtpReplyCode, line by line (random replies and chunking)", async () => {
+  const line = fc.oneof(
+    fc.constantFrom("250", "250 ok", "250 2.1.5 ok", "250-more", "251 ok"),
+    fc.constantFrom("421 bye", "550 no", "25", "2500", "250x", ""),
+    fc.string({ maxLength: 12 }).map((s) => "250 " + s.replace(/[\r\n]/g, "")),
+  );
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.tuple(line, fc.boolean()), { maxLength: 12 }),
+      fc.array(fc.integer({ min: 1, max: 7 }), { maxLength: 6 }),
+      fc.integer({ min: 0, max: 14 }),
+      async (lines, cuts, max) => {
+        const all = lines.map(([l, cr]) => l + (cr ? "\r\n" : "\n")).join("");
+        const chunks: string[] = [];
+        let at = 0;
+        for (const c of cuts) {
+          if (at >= all.length) break;
+          chunks.push(all.slice(at, at + c));
+          at += c;
+        }
+        if (at < all.length) chunks.push(all.slice(at));
+        const r = await buffered(chunks, 16);
+        const n = takeQuickRun(r, 250, max, 16);
+        // What readSmtpReplyCode makes of the same bytes, reply by reply.
+        const { readable } = source([all]);
+        const ref = new LineReader(readable, 16, () => {});
+        let want = 0;
+        while (want < max) {
+          const got = await readSmtpReplyCode(
+            ref,
+            none,
+            LIMITS,
+            () => {},
+            250,
+          ).catch(() => undefined);
+          if (got !== 250) break;
+          want++;
+        }
+        // Everything is buffered: the run takes exactly those replies.
+        assert.equal(n, want);
+        const rest = all.slice(
+          all.split(/(?<=\n)/).slice(0, n).join("").length,
+        );
+        assert.equal(text(r.view()), rest);
       },
     ),
   );

@@ -20,6 +20,7 @@ import {
   readSmtpReply,
   readSmtpReplyCode,
   type SmtpReply,
+  takeQuickRun,
 } from "../io/smtp_reply.ts";
 import { checkCredentials } from "../auth/validate_credentials.ts";
 import { assertCredentials, assertSafe } from "../io/validate.ts";
@@ -207,6 +208,7 @@ export class SmtpConnection {
       send: (lines, d, extra, log) => this.send(lines, d, extra, log),
       read: (d, keep421) => this.read(d, keep421),
       readQuick: (d, quick) => this.readQuick(d, quick),
+      readQuickRun: (quick, max) => this.readQuickRun(quick, max),
       write: (parts, d, log) =>
         this.session.io((ch) => {
           if (log && ch.logging) { for (const l of log) ch.log("client", l); }
@@ -357,6 +359,16 @@ export class SmtpConnection {
         line ?? undefined,
       )
     );
+  }
+
+  /** Buffered `quick` replies taken in one go (see Wire.readQuickRun). */
+  readQuickRun(quick: number, max: number): number {
+    const ch = this.session.channel;
+    if (ch.logging) return 0;
+    const reader = ch.reader;
+    // Longer lines go the usual way (and meet its caps there).
+    const cap = Math.min(reader.maxLineLength, this.o.maxReplyBytes);
+    return takeQuickRun(reader, quick, max, cap);
   }
 
   /** Send lines (and extra bytes) in one write; `log` replaces them in the transcript. */

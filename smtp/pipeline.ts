@@ -519,10 +519,19 @@ export class Pipeline {
             s.phase = "mail";
             reply = w.readQuick(job.in.d, 250);
             break;
-          case K.Rcpt:
+          case K.Rcpt: {
             s.phase = "rcpt";
+            // The replies already buffered, in one call; the first other
+            // one (or one not yet here) is read as usual.
+            const left = job.rcpts.length - job.rcptSeen;
+            const n = w.readQuickRun(250, left);
+            if (n > 0 && this.#accepted(job, n)) {
+              this.#head++;
+              continue;
+            }
             reply = w.readQuick(job.in.d, 250);
             break;
+          }
           case K.Chunk:
             s.phase = "bdat";
             reply = w.readQuick(job.in.d, 250);
@@ -634,6 +643,22 @@ export class Pipeline {
         this.#settle(job, { ok: false, error: job.refusal });
         return false;
     }
+  }
+
+  /**
+   * `n` RCPT replies of `job` were 250 (and are owed): accept them, in
+   * order. True when they were the last of its envelope.
+   */
+  #accepted(job: Job, n: number): boolean {
+    const addrs = job.addrs;
+    let seen = job.rcptSeen;
+    for (const end = seen + n; seen < end; seen++) {
+      job.accepted.push(addrs[seen]);
+    }
+    job.rcptSeen = seen;
+    if (seen < job.rcpts.length) return false;
+    this.#envelopeDone(job);
+    return true;
   }
 
   #envelopeDone(job: Job): void {

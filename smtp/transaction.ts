@@ -62,6 +62,13 @@ export interface Wire {
     d: Deadline,
     quick: number,
   ): number | SmtpReply | Promise<number | SmtpReply>;
+  /**
+   * Take up to `max` single-line `quick` replies that are already buffered
+   * in full, one after the other, without reading; return how many. It
+   * stops before any other reply (left for {@linkcode Wire.readQuick}),
+   * and takes none while the transcript is kept.
+   */
+  readQuickRun(quick: number, max: number): number;
   /** Write bytes already built and checked (mid-batch: replies may be owed); `log` goes to the transcript. */
   write(
     parts: readonly Uint8Array[],
