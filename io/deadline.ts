@@ -4,6 +4,13 @@ import { AbortedError, type MailwireError, TimeoutError } from "../errors.ts";
 /** setTimeout takes a signed 32-bit delay; longer ones fire at once. */
 const MAX_TIMER = 2 ** 31 - 1;
 
+/**
+ * How long a {@linkcode PacedDeadline}'s timer waits at most before it looks
+ * again: it outlives the waits, so a stream left unread (its connection
+ * closed under it) keeps a process alive this long at most.
+ */
+const RECHECK = 500;
+
 /** One wait in progress: how to fail it. */
 interface Pending {
   onFail: () => void;
@@ -211,9 +218,10 @@ export class Deadline {
  * one timer, lazily: a pull only moves the end of the window; when the
  * timer fires it waits again for whatever the window has left, fails the
  * wait in progress if the window has passed, and stops when nothing waits
- * (the next wait arms it again). So a stream of thousands of reads costs a
- * timer per window, not one per read, and a stalled server still fails
- * within the window. One abort listener for its life too;
+ * (the next wait arms it again). It looks at least every half second (so
+ * it never lingers longer than that after the last wait). So a stream of
+ * thousands of reads costs a timer per half second, not one per read, and a
+ * stalled server still fails within the window. One abort listener for its life too;
  * {@linkcode PacedDeadline.dispose} releases both.
  */
 export class PacedDeadline extends Deadline {
@@ -315,7 +323,7 @@ export class PacedDeadline extends Deadline {
   }
 
   #arm(ms: number): void {
-    const delay = Math.min(Math.max(ms, 0), MAX_TIMER);
+    const delay = Math.min(Math.max(ms, 0), RECHECK);
     this.#due = performance.now() + delay;
     this.#timer = setTimeout(this.#fire, delay);
   }
