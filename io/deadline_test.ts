@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Deadline } from "./deadline.ts";
+import { Deadline, PacedDeadline } from "./deadline.ts";
 import { AbortedError, TimeoutError } from "../errors.ts";
 
 /**
@@ -198,5 +198,94 @@ test("deadline: a budget beyond the 32-bit timer range does not fire at once", a
       `timer delays ${delays.join(",")}`,
     );
     assert.equal(live.size, 0);
+  });
+});
+
+// ---- PacedDeadline: a window per pull, one lazy timer ----
+
+test("paced deadline: a thousand quick reads in windows arm one timer", async () => {
+  await withTimerTracking(async (live, delays) => {
+    const d = new PacedDeadline(new Deadline(60_000));
+    for (let i = 0; i < 1000; i++) {
+      d.restart();
+      await d.race(Promise.resolve(i), () => {}, "x");
+    }
+    assert.equal(delays.length, 1);
+    assert.ok(delays[0] <= 500, `re-checks after ${delays[0]} ms`);
+    d.dispose();
+    assert.equal(live.size, 0);
+  });
+});
+
+test("paced deadline: a stall fails within its window, after earlier windows", async () => {
+  const d = new PacedDeadline(new Deadline(120));
+  let failed = 0;
+  // Waits that each fit their window, together far longer than one.
+  for (let i = 0; i < 4; i++) {
+    d.restart();
+    await d.race(sleep(60), () => failed++, "x");
+  }
+  assert.equal(failed, 0);
+  d.restart();
+  const t0 = performance.now();
+  const err = await d.race(never(), () => failed++, "reading").catch((e) => e);
+  const took = performance.now() - t0;
+  assert.ok(err instanceof TimeoutError);
+  assert.equal(err.timeout, 120);
+  assert.equal(failed, 1);
+  assert.ok(took >= 110 && took < 1000, `took ${took} ms`);
+  assert.throws(() => d.check("x"), TimeoutError);
+  d.dispose();
+});
+
+test("paced deadline: a shorter window (a drain) fires on its own time", async () => {
+  const d = new PacedDeadline(new Deadline(60_000));
+  await d.race(Promise.resolve(), () => {}, "x"); // the long timer is armed
+  d.restart(80);
+  const t0 = performance.now();
+  await assert.rejects(d.race(never(), () => {}, "draining"), TimeoutError);
+  assert.ok(performance.now() - t0 < 1000);
+  d.dispose();
+});
+
+test("paced deadline: a slow consumer between windows is not a timeout", async () => {
+  const d = new PacedDeadline(new Deadline(50));
+  await d.race(Promise.resolve(), () => {}, "x");
+  await sleep(150); // the consumer's pace: no wait in progress
+  d.restart();
+  assert.equal(await d.race(sleep(10).then(() => 7), () => {}, "x"), 7);
+  d.dispose();
+});
+
+test("paced deadline: abort mid-wait, one listener for its life", async () => {
+  const ac = new AbortController();
+  let added = 0;
+  const add = ac.signal.addEventListener.bind(ac.signal);
+  ac.signal.addEventListener = ((...a: Parameters<typeof add>) => {
+    added++;
+    return add(...a);
+  }) as typeof add;
+  const d = new PacedDeadline(new Deadline(60_000, ac.signal));
+  for (let i = 0; i < 10; i++) {
+    d.restart();
+    await d.race(Promise.resolve(), () => {}, "x");
+  }
+  assert.equal(added, 1);
+  let failed = 0;
+  const p = d.race(never(), () => failed++, "reading");
+  ac.abort(new Error("stop"));
+  const err = await p.catch((e) => e);
+  assert.ok(err instanceof AbortedError);
+  assert.equal(failed, 1);
+  d.dispose();
+});
+
+test("paced deadline: left without a wait, its timer stops within 500 ms", async () => {
+  await withTimerTracking(async (live) => {
+    const d = new PacedDeadline(new Deadline(60_000));
+    await d.race(Promise.resolve(), () => {}, "x");
+    assert.equal(live.size, 1);
+    await new Promise((r) => globalThis.setTimeout(r, 600));
+    assert.equal(live.size, 0); // never disposed: nothing lingers
   });
 });

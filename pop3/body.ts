@@ -1,4 +1,4 @@
-import { Deadline } from "../io/deadline.ts";
+import { type Deadline, PacedDeadline } from "../io/deadline.ts";
 import type { LineReader } from "../io/line_reader.ts";
 import { readBody } from "../io/pop3_status.ts";
 import { AbortedError } from "../errors.ts";
@@ -96,36 +96,6 @@ export class BodyBuffer {
   }
 }
 
-/**
- * A Deadline whose budget is replaced from outside: the message stream gives
- * each pull (and the drain after a cancel) its own window, while the body
- * reader keeps one object for the whole message.
- */
-class WindowDeadline extends Deadline {
-  current: Deadline;
-
-  constructor(first: Deadline) {
-    super(undefined, first.signal);
-    this.current = first;
-  }
-
-  override remaining(): number {
-    return this.current.remaining();
-  }
-
-  override check(what: string): void {
-    this.current.check(what);
-  }
-
-  override race<T>(
-    promise: Promise<T>,
-    onFail: () => void,
-    what: string,
-  ): Promise<T> {
-    return this.current.race(promise, onFail, what);
-  }
-}
-
 /** Thrown inside the body reader when a drain would read too much. */
 const DRAIN_LIMIT = Symbol("drain limit");
 
@@ -137,9 +107,12 @@ export interface MessageStreamOptions {
   maxBytes: number;
   /** Size of the chunks handed out. */
   chunkSize: number;
-  /** A fresh deadline for one pull. */
+  /**
+   * The deadline of one pull: its budget (and signal) bound each pull,
+   * counted from the pull's start. Called once, when the stream is made.
+   */
   pullDeadline: () => Deadline;
-  /** A fresh deadline for the drain after a cancel. */
+  /** The deadline of the drain after a cancel (called at the cancel). */
   drainDeadline: () => Deadline;
   /** Most bytes read and discarded after a cancel before closing instead. */
   drainLimit: number;
@@ -174,7 +147,10 @@ export interface MessageStreamOptions {
 export function messageStream(
   o: MessageStreamOptions,
 ): ReadableStream<Uint8Array> {
-  const deadline = new WindowDeadline(o.pullDeadline());
+  // One timer for the stream, re-checked lazily (not one per socket read):
+  // each pull opens a fresh window of the pull's budget.
+  const deadline = new PacedDeadline(o.pullDeadline());
+  const pullBudget = deadline.window;
   const ready: Uint8Array[] = [];
   let block: Uint8Array | undefined; // being filled by copies
   let used = 0;
@@ -201,6 +177,7 @@ export function messageStream(
   const end = (clean: boolean) => {
     if (over) return;
     over = true;
+    deadline.dispose();
     o.signal?.removeEventListener("abort", onAbort);
     if (!clean) o.abort();
     o.done(clean);
@@ -275,9 +252,9 @@ export function messageStream(
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       if (ready.length === 0 && !finished && !failed) {
-        deadline.current = o.pullDeadline();
+        deadline.restart(pullBudget);
         try {
-          deadline.current.check("reading a message");
+          deadline.check("reading a message");
         } catch (err) {
           end(false);
           throw o.mapError(err);
@@ -308,7 +285,7 @@ export function messageStream(
       discarding = true;
       ready.length = 0;
       if (!finished && !failed) {
-        deadline.current = o.drainDeadline();
+        deadline.restart(o.drainDeadline().ms);
         task ??= start();
         proceed();
         await task;
