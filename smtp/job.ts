@@ -466,3 +466,13 @@ export function build(job: Job, w: Wire, chunking: boolean): void {
     }
   }
 }
+
+/**
+ * Build a lazy transaction (a composed body read, a DKIM signature over a
+ * stream) within the message's deadline: a stream that never ends fails
+ * the message, not sent, instead of hanging the call. @internal
+ */
+export function prepared(input: JobInput): Promise<Transaction> {
+  const build = (input.t as () => Promise<Transaction>)();
+  return input.d.race(build, () => {}, "preparing the message");
+}

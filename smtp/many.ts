@@ -15,10 +15,10 @@ import {
   notSent,
   type Outcome,
   Pipeline,
-  runSequential,
   type SendProgress,
   type SentState,
 } from "./pipeline.ts";
+import { runSequential } from "./sequential.ts";
 import type { Transaction, Wire } from "./transaction.ts";
 import type { SmtpCallOptions } from "./options.ts";
 import type {
