@@ -302,7 +302,14 @@ export class MailQueue implements JobSource {
   #pumping = false;
   #waiters: Array<() => void> = [];
   /** Waiting sends by signal: one abort listener per signal, however many share it. */
-  #watched = new Map<AbortSignal, { qs: Set<Queued>; onAbort: () => void }>();
+  #watched = new AbortGroups<Queued>((signal, qs) => {
+    // Taken ones stay: the pipeline decides.
+    withdraw(
+      this.#jobs,
+      qs,
+      (q) => q.reject?.(this.#error(abortedWaiting(signal), undefined)),
+    );
+  });
 
   constructor(host: MailHost) {
     this.#host = host;
@@ -342,7 +349,7 @@ export class MailQueue implements JobSource {
           progress,
           settle: (o, sent) => {
             d?.dispose();
-            if (signal) this.#unwatch(q, signal);
+            if (signal) this.#watched.remove(q, signal);
             if (o.ok) resolve(o.result);
             else reject(this.#error(o.error, sent));
           },
@@ -355,44 +362,11 @@ export class MailQueue implements JobSource {
           return;
         }
         q.reject = reject;
-        this.#watch(q, signal);
+        this.#watched.add(q, signal);
       }
       this.#jobs.push(q);
       this.#kick(call);
     });
-  }
-
-  #watch(q: Queued, signal: AbortSignal): void {
-    let w = this.#watched.get(signal);
-    if (!w) {
-      const qs = new Set<Queued>();
-      const onAbort = () => {
-        this.#watched.delete(signal);
-        // Taken ones stay: the pipeline decides.
-        const jobs = this.#jobs;
-        let kept = 0;
-        for (const j of jobs) {
-          if (qs.has(j)) {
-            j.reject?.(this.#error(abortedWaiting(signal), undefined));
-          } else jobs[kept++] = j;
-        }
-        jobs.length = kept;
-      };
-      w = { qs, onAbort };
-      this.#watched.set(signal, w);
-      signal.addEventListener("abort", onAbort, { once: true });
-    }
-    w.qs.add(q);
-  }
-
-  #unwatch(q: Queued, signal: AbortSignal): void {
-    const w = this.#watched.get(signal);
-    if (!w) return;
-    w.qs.delete(q);
-    if (w.qs.size === 0) {
-      this.#watched.delete(signal);
-      signal.removeEventListener("abort", w.onAbort);
-    }
   }
 
   /** Send a batch; one result per message, in order. */
@@ -527,7 +501,7 @@ export class MailQueue implements JobSource {
     const q = this.#jobs.shift();
     if (q) {
       const signal = q.call?.signal;
-      if (signal) this.#unwatch(q, signal); // taken: the pipeline decides
+      if (signal) this.#watched.remove(q, signal); // taken: the pipeline decides
       return q.input;
     }
     for (const f of this.#feeds) {
@@ -614,4 +588,60 @@ export function withMessageId(
 ): SendResult {
   const id = (message as { messageId?: unknown } | null)?.messageId;
   return typeof id === "string" ? { ...result, messageId: id } : result;
+}
+
+/**
+ * Items waiting under abort signals, with one listener per signal however
+ * many items share it (a batch's signal): `onAbort` gets the signal's items
+ * still registered. @internal
+ */
+export class AbortGroups<T> {
+  readonly #groups = new Map<
+    AbortSignal,
+    { items: Set<T>; listener: () => void }
+  >();
+  readonly #onAbort: (signal: AbortSignal, items: Set<T>) => void;
+
+  constructor(onAbort: (signal: AbortSignal, items: Set<T>) => void) {
+    this.#onAbort = onAbort;
+  }
+
+  add(item: T, signal: AbortSignal): void {
+    let g = this.#groups.get(signal);
+    if (!g) {
+      const items = new Set<T>();
+      const listener = () => {
+        this.#groups.delete(signal);
+        this.#onAbort(signal, items);
+      };
+      g = { items, listener };
+      this.#groups.set(signal, g);
+      signal.addEventListener("abort", listener, { once: true });
+    }
+    g.items.add(item);
+  }
+
+  remove(item: T, signal: AbortSignal): void {
+    const g = this.#groups.get(signal);
+    if (!g) return;
+    g.items.delete(item);
+    if (g.items.size === 0) {
+      this.#groups.delete(signal);
+      signal.removeEventListener("abort", g.listener);
+    }
+  }
+}
+
+/** Take the items of `gone` out of `queue` in one pass (order kept), calling `each` on them. @internal */
+export function withdraw<T>(
+  queue: T[],
+  gone: Set<T>,
+  each: (item: T) => void,
+): void {
+  let kept = 0;
+  for (const item of queue) {
+    if (gone.has(item)) each(item);
+    else queue[kept++] = item;
+  }
+  queue.length = kept;
 }

@@ -19,12 +19,14 @@ import { SmtpClient } from "./client.ts";
 import { composeForSend } from "./composed.ts";
 import { SmtpNotSentError } from "./errors.ts";
 import {
+  AbortGroups,
   type BatchMessage,
   type ComposedLike,
   DKIM_CHOICE,
   type SendManyOptions,
   type SendManyResult,
   sentStateOf,
+  withdraw,
   withMessageId,
 } from "./many.ts";
 import { SMTP_SPEC, type SmtpClientOptions } from "./options.ts";
@@ -168,10 +170,16 @@ export class SmtpPool {
   readonly #slots = new Set<Slot>();
   readonly #starts: number[] = [];
   readonly #quitting = new Set<Promise<void>>();
-  readonly #watched = new Map<
-    AbortSignal,
-    { jobs: Set<PoolJob>; onAbort: () => void }
-  >();
+  /** Queued messages by signal: one abort listener per signal (a batch's). */
+  readonly #watched = new AbortGroups<PoolJob>((signal, jobs) => {
+    // Taken ones stay: their connection withdraws them if unsent.
+    withdraw(
+      this.#queue,
+      jobs,
+      (j) => j.settle({ ok: false, error: aborted(signal) }),
+    );
+    this.#checkDrained();
+  });
   #rateTimer: ReturnType<typeof setTimeout> | undefined;
   #opened = 0;
   #closing = false;
@@ -494,37 +502,9 @@ export class SmtpPool {
       job.settle({ ok: false, error: aborted(signal) });
       return;
     }
-    if (signal) this.#watch(job, signal);
+    if (signal) this.#watched.add(job, signal);
     this.#queue.push(job);
     this.#dispatch();
-  }
-
-  /**
-   * Withdraw `job` from the queue when `signal` aborts. One listener per
-   * signal, however many messages share it (a batch's signal).
-   */
-  #watch(job: PoolJob, signal: AbortSignal): void {
-    let w = this.#watched.get(signal);
-    if (!w) {
-      const jobs = new Set<PoolJob>();
-      const onAbort = () => {
-        this.#watched.delete(signal);
-        // Taken ones stay: their connection withdraws them if unsent.
-        const queue = this.#queue;
-        let kept = 0;
-        for (const j of queue) {
-          if (jobs.has(j)) {
-            j.settle({ ok: false, error: aborted(signal) });
-          } else queue[kept++] = j;
-        }
-        queue.length = kept;
-        this.#checkDrained();
-      };
-      w = { jobs, onAbort };
-      this.#watched.set(signal, w);
-      signal.addEventListener("abort", onAbort, { once: true });
-    }
-    w.jobs.add(job);
   }
 
   /** Hand queued messages to connections, opening new ones as needed. */
@@ -677,15 +657,7 @@ export class SmtpPool {
   }
 
   #finish(job: PoolJob, result: SendManyResult): void {
-    const signal = job.signal;
-    const w = signal && this.#watched.get(signal);
-    if (w) {
-      w.jobs.delete(job);
-      if (w.jobs.size === 0) {
-        this.#watched.delete(signal);
-        signal.removeEventListener("abort", w.onAbort);
-      }
-    }
+    if (job.signal) this.#watched.remove(job, job.signal);
     job.settle(result);
   }
 
