@@ -1,6 +1,5 @@
 // Cross-message pipelining: many transactions on one connection, written back to back, every reply matched to its message.
 
-import { InvalidInputError } from "../errors.ts";
 import type { Deadline } from "../io/deadline.ts";
 import { DotStuffer } from "../io/dot.ts";
 import type { SmtpReply } from "../io/smtp_reply.ts";
@@ -34,7 +33,7 @@ import {
   WINDOW_BYTES,
   WINDOW_MESSAGES,
 } from "./job.ts";
-import type { Wire } from "./transaction.ts";
+import { readChunk, type Wire } from "./transaction.ts";
 
 export {
   type JobInput,
@@ -389,17 +388,8 @@ export class Pipeline {
     const reader = body.getReader();
     try {
       for (;;) {
-        const { done, value } = await d.race(
-          reader.read(),
-          () => reader.cancel().catch(() => {}),
-          "reading message data",
-        );
-        if (done) break;
-        if (!(value instanceof Uint8Array)) {
-          throw new InvalidInputError(
-            "message stream must yield Uint8Array chunks",
-          );
-        }
+        const value = await readChunk(reader, d);
+        if (value === undefined) break;
         if (this.#hasFailed) throw this.#failed;
         // A refused chunk: RFC 3030 says send no more.
         if (job.refusal !== undefined) break;

@@ -201,6 +201,27 @@ export async function sendTransaction(
   return await finish(w, d, accepted, refused);
 }
 
+/**
+ * The next chunk of a message stream within `d` (cancelling the stream at
+ * the deadline), or undefined at its end; a chunk that is not a Uint8Array
+ * is an error. @internal
+ */
+export async function readChunk(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  d: Deadline,
+): Promise<Uint8Array | undefined> {
+  const { done, value } = await d.race(
+    reader.read(),
+    () => reader.cancel().catch(() => {}),
+    "reading message data",
+  );
+  if (done) return undefined;
+  if (!(value instanceof Uint8Array)) {
+    throw new InvalidInputError("message stream must yield Uint8Array chunks");
+  }
+  return value;
+}
+
 /** Stream a body after a 354: normalised, dot-stuffed and terminated on the fly. @internal */
 export async function sendBody(
   w: Wire,
@@ -214,18 +235,8 @@ export async function sendBody(
   try {
     reader = data.getReader();
     for (;;) {
-      const r = reader;
-      const { done, value } = await d.race(
-        r.read(),
-        () => r.cancel().catch(() => {}),
-        "reading message data",
-      );
-      if (done) break;
-      if (!(value instanceof Uint8Array)) {
-        throw new InvalidInputError(
-          "message stream must yield Uint8Array chunks",
-        );
-      }
+      const value = await readChunk(reader, d);
+      if (value === undefined) break;
       const out = enc.push(value);
       total += out.length;
       if (out.length) {
