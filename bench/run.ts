@@ -541,9 +541,18 @@ interface Sample {
   wrong?: string;
 }
 
+/** A full collection before each candidate: none pays for another's garbage. */
+function collectGarbage(): void {
+  const g = globalThis as {
+    gc?: () => void;
+    Bun?: { gc(force: boolean): void };
+  };
+  if (g.Bun) g.Bun.gc(true);
+  else g.gc?.();
+}
+
 async function measure(fn: () => Promise<void>): Promise<Sample> {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  gc?.();
+  collectGarbage();
   const base = process.memoryUsage().rss;
   let peak = base;
   const timer = setInterval(() => {
