@@ -18,23 +18,25 @@ export interface RuntimeGlobals {
  */
 export function runtimeOf(
   globals: RuntimeGlobals,
-): "deno" | "node" | undefined {
+): "deno" | "bun" | "node" | undefined {
   if (typeof globals.Deno?.connect === "function") return "deno";
   if (globals.navigator?.userAgent === "Cloudflare-Workers") return undefined;
-  if (globals.Bun !== undefined) return "node";
+  if (globals.Bun !== undefined) return "bun";
   if (typeof globals.process?.versions?.node === "string") return "node";
   return undefined;
 }
 
 /**
  * The connector the clients use when none is given: {@linkcode denoConnector}
- * on Deno, {@linkcode nodeConnector} on Bun and Node.js. The adapter module
- * is loaded on first use.
+ * on Deno, {@linkcode bunConnector} on Bun, {@linkcode nodeConnector} on
+ * Node.js. The adapter module is loaded on first use.
  *
  * On Deno, a target with `allowInvalidCertificates: true`, `localAddress` or
  * `localPort` goes to {@linkcode nodeConnector} instead: Deno's own API
  * cannot skip certificate checks per connection nor bind a local address,
- * its Node compatibility layer can. (Deno 2.9's
+ * its Node compatibility layer can. On Bun, a target with `localAddress` or
+ * `localPort` goes to {@linkcode nodeConnector} (`Bun.connect` cannot
+ * bind). (Deno 2.9's
  * `node:tls` can miss the end of a TLS stream after a large transfer: a read
  * waiting for the server to close may then wait forever. The clients stop at
  * the protocols' own end markers and use deadlines, so they are not stuck.)
@@ -84,6 +86,17 @@ export const defaultConnector: Connector = async (
       }
       const { denoConnector } = await import("./deno.ts");
       return await denoConnector(target, signal);
+    }
+    case "bun": {
+      if (
+        target.localAddress !== undefined || target.localPort !== undefined
+      ) {
+        // Bun.connect cannot bind a local address; Bun's node:net can.
+        const { nodeConnector } = await import("./node.ts");
+        return await nodeConnector(target, signal);
+      }
+      const { bunConnector } = await import("./bun.ts");
+      return await bunConnector(target, signal);
     }
     case "node": {
       const { nodeConnector } = await import("./node.ts");

@@ -13,10 +13,11 @@ import { receive, receiveAll, send } from "../tests/fakes/conn_io.ts";
 
 const onDeno = typeof (globalThis as { Deno?: { connect?: unknown } }).Deno
   ?.connect === "function";
+const onBun = !onDeno && "Bun" in globalThis;
 
 test("runtimeOf: deno, bun, node, workers, browsers", () => {
   assert.equal(runtimeOf({ Deno: { connect: () => {} } }), "deno");
-  assert.equal(runtimeOf({ Bun: {} }), "node");
+  assert.equal(runtimeOf({ Bun: {} }), "bun");
   assert.equal(
     runtimeOf({ process: { versions: { node: "20.0.0" } } }),
     "node",
@@ -38,6 +39,7 @@ test("mod.ts exports the connectors and the errors", () => {
   assert.equal(typeof mod.defaultConnector, "function");
   assert.equal(typeof mod.denoConnector, "function");
   assert.equal(typeof mod.nodeConnector, "function");
+  assert.equal(typeof mod.bunConnector, "function");
   assert.equal(typeof mod.cloudflareConnector, "function");
   assert.ok(new mod.TlsError("x") instanceof mod.MailwireError);
 });
@@ -50,7 +52,10 @@ test("defaultConnector uses this runtime's adapter", async () => {
       port: server.port,
       tls: "none",
     });
-    assert.equal(conn.constructor.name, onDeno ? "DenoConn" : "NodeConn");
+    assert.equal(
+      conn.constructor.name,
+      onDeno ? "DenoConn" : onBun ? "BunConn" : "NodeConn",
+    );
     await send(conn, "hi\r\n");
     assert.equal(await receive(conn), "hi\r\n");
     await conn.close();
@@ -76,7 +81,7 @@ test("defaultConnector verifies certificates", async () => {
   }
 });
 
-test("defaultConnector honours allowInvalidCertificates (node:tls on deno)", async () => {
+test("defaultConnector honours allowInvalidCertificates (node:tls on deno, bun's own on bun)", async () => {
   const server = await listen(echo, { tls: certs.untrusted });
   try {
     const conn = await defaultConnector({
@@ -85,7 +90,7 @@ test("defaultConnector honours allowInvalidCertificates (node:tls on deno)", asy
       tls: "implicit",
       allowInvalidCertificates: true,
     });
-    assert.equal(conn.constructor.name, "NodeConn");
+    assert.equal(conn.constructor.name, onBun ? "BunConn" : "NodeConn");
     assert.equal(conn.secure, true);
     await send(conn, "insecure\r\n");
     assert.equal(await receive(conn), "insecure\r\n");
@@ -109,7 +114,7 @@ test("defaultConnector: aborted signal, refused port", async () => {
   );
 });
 
-test("defaultConnector binds localAddress/localPort on every runtime (node:net on deno)", async () => {
+test("defaultConnector binds localAddress/localPort on every runtime (node:net on deno and bun)", async () => {
   const peers: string[] = [];
   const server = await listen((socket) => {
     peers.push(`${socket.remoteAddress}`);

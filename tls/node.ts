@@ -8,7 +8,6 @@
 import type * as Net from "node:net";
 import type * as Tls from "node:tls";
 import type {
-  CertificateInfo,
   Conn,
   Connector,
   ConnectTarget,
@@ -18,25 +17,23 @@ import type {
 import {
   ConnectError,
   ConnectionClosedError,
-  MailwireError,
+  type MailwireError,
   ProtocolError,
-  TlsError,
 } from "../errors.ts";
 import {
   abortedError,
   attempt,
   CLOSE_GRACE_MS,
-  codeOf,
   describeWithCode,
   handshakeError,
   mergeTlsOptions,
   type ResolvedTlsOptions,
   tlsDefaults,
-  tlsFailure,
   upgradeRefusal,
   where,
 } from "./_util.ts";
 import { validateTarget } from "./validate_target.ts";
+import { ioError, type OpenSslSocket, tlsInfoOf } from "./_openssl.ts";
 
 interface Modules {
   net: typeof Net;
@@ -167,101 +164,6 @@ export const nodeConnector: Connector = async (
     if (socket.destroyed) socket.on("error", ignore);
   }
 };
-
-const TLS_CODE =
-  /^(CERT_|UNABLE_TO_|ERR_TLS_|ERR_SSL_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|HOSTNAME_MISMATCH|ERR_OSSL_)/;
-
-/** Maps an error of the read or write of an established connection to `place`. */
-function ioError(cause: unknown, place: string): MailwireError {
-  if (cause instanceof MailwireError) return cause;
-  const code = codeOf(cause);
-  if (code !== undefined && TLS_CODE.test(code)) {
-    return new TlsError(`tls error on ${place}: ${describeWithCode(cause)}`, {
-      cause,
-      reason: tlsFailure(cause),
-    });
-  }
-  return new ConnectionClosedError(
-    `connection to ${place} lost: ${describeWithCode(cause)}`,
-    { cause },
-  );
-}
-
-/** A distinguished name object of `getPeerCertificate` as `CN=...,O=...`. */
-function distinguishedName(
-  name: Record<string, string | string[]> | undefined,
-): string | undefined {
-  if (name === undefined || name === null || typeof name !== "object") {
-    return undefined;
-  }
-  const parts: string[] = [];
-  for (const [key, value] of Object.entries(name)) {
-    for (const one of Array.isArray(value) ? value : [value]) {
-      parts.push(`${key}=${one}`);
-    }
-  }
-  return parts.join(",");
-}
-
-/** An OpenSSL date (`Nov 25 09:00:15 2026 GMT`) as ISO 8601, or as given. */
-function isoDate(value: string | undefined): string | undefined {
-  if (typeof value !== "string") return undefined;
-  const time = Date.parse(value);
-  return Number.isNaN(time) ? value : new Date(time).toISOString();
-}
-
-/** One certificate of `getPeerCertificate(true)`. */
-function certificateInfo(cert: Tls.DetailedPeerCertificate): CertificateInfo {
-  const names = typeof cert.subjectaltname === "string"
-    ? cert.subjectaltname.split(", ").filter((name) => name.length > 0).map(
-      (name) => name.replace(/^IP Address:/, "IP:"),
-    )
-    : undefined;
-  return {
-    subject: distinguishedName(
-      cert.subject as unknown as Record<string, string | string[]>,
-    ),
-    issuer: distinguishedName(
-      cert.issuer as unknown as Record<string, string | string[]>,
-    ),
-    subjectAltNames: names,
-    validFrom: isoDate(cert.valid_from),
-    validTo: isoDate(cert.valid_to),
-    fingerprint256: cert.fingerprint256,
-  };
-}
-
-/** What the handshake of `socket` negotiated. */
-function tlsInfoOf(socket: Tls.TLSSocket, verify: boolean): TlsInfo {
-  const chain: CertificateInfo[] = [];
-  let cert: Tls.DetailedPeerCertificate | undefined = socket
-    .getPeerCertificate(true);
-  // Leaf first; the root's issuerCertificate is itself. Bounded.
-  while (
-    cert && typeof cert === "object" && Object.keys(cert).length > 0 &&
-    chain.length < 16
-  ) {
-    chain.push(certificateInfo(cert));
-    const next: Tls.DetailedPeerCertificate | undefined =
-      cert.issuerCertificate;
-    if (next === cert) break;
-    cert = next;
-  }
-  const cipher = socket.getCipher();
-  const error = socket.authorizationError as unknown;
-  return {
-    protocol: socket.getProtocol() ?? undefined,
-    cipher: cipher?.standardName ?? cipher?.name,
-    alpnProtocol: typeof socket.alpnProtocol === "string"
-      ? socket.alpnProtocol
-      : undefined,
-    peerCertificates: chain,
-    verified: socket.authorized === true,
-    verificationError: !verify && error != null
-      ? (typeof error === "string" ? error : describeWithCode(error))
-      : undefined,
-  };
-}
 
 /**
  * Bytes received on a connection made by {@linkcode nodeConnector} and not
@@ -594,7 +496,7 @@ class NodeConn implements Conn {
       this.#state = "upgraded";
       return new NodeConn(this.#mods, tlsSocket, place, tls, {
         plain: socket,
-        info: tlsInfoOf(tlsSocket, verify),
+        info: tlsInfoOf(tlsSocket as unknown as OpenSslSocket, verify),
       });
     } catch (error) {
       this.#state = "closed";

@@ -47,8 +47,12 @@ function checkPort(value: unknown, what: string): void {
   }
 }
 
-/** Whether `value` is written like an IPv4 or IPv6 address (no zone). */
-function isIpLiteral(value: string): boolean {
+/**
+ * Whether `value` is written like an IPv4 or IPv6 address (no zone).
+ *
+ * @internal
+ */
+export function isIpLiteral(value: string): boolean {
   const v4 = IPV4.exec(value);
   if (v4) return v4.slice(1).every((part) => Number(part) <= 255);
   return value.includes(":") && IPV6.test(value);
