@@ -72,21 +72,54 @@ if (argv[0] === "--case") {
     // The file stream alone: what the source costs before any client.
     for await (const _ of await fileStream(file)) peak = Math.max(peak, rss());
   } else if (name === "socket") {
-    // The runtime's socket alone: RETR read and dropped, nothing parsed.
-    const net = await import("node:net");
-    await new Promise<void>((resolve) => {
-      const sock = net.connect({ port: Number(port), host: "127.0.0.1" });
-      let seen = 0;
-      sock.write("USER big\r\nPASS x\r\nRETR 1\r\n");
-      sock.on("data", (d: Uint8Array) => {
-        seen += d.length;
-        peak = Math.max(peak, rss());
-        if (seen >= 50 * MIB) {
-          sock.destroy();
-          resolve();
-        }
+    // The runtime's socket alone: RETR read and dropped, nothing parsed
+    // (on Bun with Bun.connect, the sockets its connector uses).
+    const bun = (globalThis as {
+      Bun?: {
+        connect(o: {
+          hostname: string;
+          port: number;
+          socket: Record<string, unknown>;
+        }): Promise<unknown>;
+      };
+    }).Bun;
+    if (bun) {
+      await new Promise<void>((resolve) => {
+        let seen = 0;
+        bun.connect({
+          hostname: "127.0.0.1",
+          port: Number(port),
+          socket: {
+            open(sock: { write(b: string): void }) {
+              sock.write("USER big\r\nPASS x\r\nRETR 1\r\n");
+            },
+            data(sock: { terminate(): void }, d: Uint8Array) {
+              seen += d.length;
+              peak = Math.max(peak, rss());
+              if (seen >= 50 * MIB) {
+                sock.terminate();
+                resolve();
+              }
+            },
+          },
+        });
       });
-    });
+    } else {
+      const net = await import("node:net");
+      await new Promise<void>((resolve) => {
+        const sock = net.connect({ port: Number(port), host: "127.0.0.1" });
+        let seen = 0;
+        sock.write("USER big\r\nPASS x\r\nRETR 1\r\n");
+        sock.on("data", (d: Uint8Array) => {
+          seen += d.length;
+          peak = Math.max(peak, rss());
+          if (seen >= 50 * MIB) {
+            sock.destroy();
+            resolve();
+          }
+        });
+      });
+    }
   } else if (name === "retrStream") {
     const client = await Pop3Client.connect({
       hostname: "127.0.0.1",

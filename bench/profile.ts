@@ -6,7 +6,8 @@
  *   node_modules/.bin/bun --cpu-prof-md --cpu-prof-dir=.tmp/prof bench/profile.ts [--data] [--loop]
  *
  * `--data`: DATA only (no CHUNKING); `--loop`: a sendMail per message (no
- * sendMany); `--lib DIR`: another checkout's smtp/mod.ts (before/after).
+ * sendMany); `--rounds N` (default 5); `--lib DIR`: another checkout's
+ * smtp/mod.ts (before/after).
  *
  * @module
  */
@@ -50,7 +51,8 @@ const client = await mod.SmtpClient.connect({
   chunking: !flag("--data"),
   timeout: 600_000,
 });
-for (let round = 0; round < 5; round++) {
+const rounds = Number(value("--rounds") ?? 5);
+for (let round = 0; round < rounds; round++) {
   const t = performance.now();
   if (flag("--loop") || !client.sendMany) {
     for (const data of messages) {

@@ -11,7 +11,7 @@
  * candidate of a workload in a rotated order; the table shows the median
  * of the per-repetition ratios to the floor (lower is faster).
  *
- *   node_modules/.bin/deno run -A bench/run.ts [--reps N] [--only NAME] [--json FILE]
+ *   node_modules/.bin/deno run -A bench/run.ts [--reps N] [--only NAME] [--rtt 0|10] [--warmup 0] [--json FILE]
  *   node_modules/.bin/bun bench/run.ts [...]
  *   npm run bench      (both runtimes, pinned with taskset when present)
  *
@@ -37,6 +37,8 @@ for (let i = 2; i < process.argv.length; i++) {
 const REPS = Number(args.get("reps") ?? 5);
 const ONLY = args.get("only");
 const ONLY_RTT = args.get("rtt");
+/** `--warmup 0`: no warm-up runs (cold code, as a short script runs it). */
+const WARMUP = Number(args.get("warmup") ?? 1);
 const RUNTIME = "Deno" in globalThis
   ? "deno"
   : "Bun" in globalThis
@@ -294,6 +296,12 @@ interface Workload {
   /** After each candidate: throws when the bytes are wrong. */
   check(candidate: string, ctl: number): Promise<void>;
   before?(ctl: number): Promise<void>;
+  /**
+   * Untimed runs of every candidate before the timed ones (0 ms only):
+   * enough for 2,000 messages, so the JIT compilers are done and the table
+   * compares steady-state costs. The first one's time is shown as "cold".
+   */
+  warmup: number;
 }
 
 const small = Array.from({ length: 2000 }, (_, i) => message(1024, i));
@@ -443,6 +451,7 @@ async function nodePop3(port: number, user: string, stream: boolean) {
 const workloads: Workload[] = [
   {
     name: "2,000 × 1 KiB",
+    warmup: 1,
     kind: "smtp",
     candidates: {
       floor: (p) => smtpFloor(p, small, ["alice@mail.test"]),
@@ -456,6 +465,7 @@ const workloads: Workload[] = [
   },
   {
     name: "200 × 1 KiB × 50 rcpts",
+    warmup: 10,
     kind: "smtp",
     candidates: {
       floor: (p) => smtpFloor(p, few, fifty),
@@ -467,6 +477,7 @@ const workloads: Workload[] = [
   },
   {
     name: "1 × 50 MiB stream (LF, dot lines)",
+    warmup: 1,
     kind: "smtp",
     candidates: {
       floor: (p) =>
@@ -512,6 +523,7 @@ const workloads: Workload[] = [
   },
   {
     name: "POP3 LIST + RETR 2,000 × 4 KiB",
+    warmup: 1,
     kind: "pop3",
     candidates: {
       floor: (p) => pop3Floor(p, "small", collect),
@@ -522,6 +534,7 @@ const workloads: Workload[] = [
   },
   {
     name: "POP3 RETR 1 × 50 MiB (stream)",
+    warmup: 1,
     kind: "pop3",
     candidates: {
       floor: (p) => pop3Floor(p, "big", streamCollect, true),
@@ -606,6 +619,8 @@ interface Row {
   msMedian: number;
   ratio: number;
   rssMiB: number;
+  /** The first (untimed) warm-up run, when there was one. */
+  coldMs?: number;
   wrong?: string;
 }
 const rows: Row[] = [];
@@ -625,6 +640,16 @@ try {
         : REPS;
       const samples = new Map<string, Sample[]>(names.map((n) => [n, []]));
       const ratios = new Map<string, number[]>(names.map((n) => [n, []]));
+      const cold = new Map<string, number>();
+      const warmups = delayed || WARMUP === 0 ? 0 : w.warmup;
+      for (let r = 0; r < warmups; r++) {
+        for (const name of names.map((_, i) => names[(i + r) % names.length])) {
+          await control(ports.control, "reset");
+          popReset();
+          const s = await measure(() => w.candidates[name](port));
+          if (!cold.has(name)) cold.set(name, s.ms);
+        }
+      }
       for (let r = 0; r < reps; r++) {
         const order = names.map((_, i) => names[(i + r) % names.length]);
         const rep = new Map<string, number>();
@@ -654,6 +679,7 @@ try {
           msMedian: median(s.map((x) => x.ms)),
           ratio: median(ratios.get(name)!),
           rssMiB: Math.max(...s.map((x) => x.rssMiB)),
+          coldMs: cold.get(name),
           wrong: s.find((x) => x.wrong)?.wrong,
         });
         const row = rows[rows.length - 1];
@@ -662,7 +688,9 @@ try {
             row.msMedian.toFixed(1).padStart(9)
           } ms  ×${row.ratio.toFixed(2).padStart(6)} of floor  peak RSS +${
             row.rssMiB.toFixed(1)
-          } MiB${row.wrong ? `  WRONG BYTES: ${row.wrong}` : ""}`,
+          } MiB${
+            row.coldMs === undefined ? "" : `  cold ${row.coldMs.toFixed(1)} ms`
+          }${row.wrong ? `  WRONG BYTES: ${row.wrong}` : ""}`,
         );
       }
     }
