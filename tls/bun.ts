@@ -87,6 +87,8 @@ interface BunGlobal {
  */
 class Link {
   conn: BunConn | undefined;
+  /** A TLS socket (made by `upgradeTLS`): not paused at `open`. */
+  tls = false;
   /** The socket went under TLS: its events are no longer ours. */
   detached = false;
   /** Bytes that arrived before the connection took the socket. */
@@ -103,7 +105,10 @@ class Link {
 /** One set of handlers for every socket; `socket.data` is its link. */
 const handlers: Handlers = {
   open(socket) {
-    socket.pause();
+    // Not a TLS socket: pausing one before its handshake makes every later
+    // pause() a no-op (Bun 1.4), and the whole stream would be read ahead.
+    // Its first `data` pauses it.
+    if (socket.data?.tls !== true) socket.pause();
   },
   data(socket, data) {
     const link = linkOf(socket);
@@ -255,6 +260,29 @@ export const bunConnector: Connector = async (
 };
 
 function ignore(): void {}
+
+/** Bun's `node:tls`, for `checkServerIdentity`. */
+type NodeTls = {
+  checkServerIdentity(host: string, cert: unknown): Error | undefined;
+};
+
+/**
+ * Why the peer's certificate does not cover the IP address `ip`, or
+ * `undefined` when it does.
+ */
+function checkIpAddress(ip: string, socket: BunSocket): unknown {
+  const proc = (globalThis as {
+    process?: { getBuiltinModule?(id: string): unknown };
+  }).process;
+  const nodeTls = proc?.getBuiltinModule?.("node:tls") as NodeTls | undefined;
+  if (typeof nodeTls?.checkServerIdentity !== "function") {
+    return new Error(
+      "cannot check an ip address against the certificate on this runtime",
+    );
+  }
+  return nodeTls.checkServerIdentity(ip, socket.getPeerCertificate(true)) ??
+    undefined;
+}
 
 type State = "open" | "upgrading" | "upgraded" | "closed";
 
@@ -517,6 +545,7 @@ class BunConn implements Conn {
     // The plain socket's handlers still see the encrypted bytes: ignored.
     this.#link.detached = true;
     const link = new Link();
+    link.tls = true;
     let secure: BunSocket;
     try {
       [, secure] = socket.upgradeTLS({
@@ -550,7 +579,12 @@ class BunConn implements Conn {
         };
         const onAbort = () => fail(abortedError(signal!, "tls handshake"));
         link.handshake = (ok, cause) => {
-          if (ok || (!verify && !link.isClosed && link.error === undefined)) {
+          // Unverified but complete (a cipher was agreed): accepted when
+          // verification is off. A failed handshake (clear text, a close)
+          // reports `ok` false too, with no cipher.
+          const complete = !link.isClosed && link.error === undefined &&
+            Boolean(secure.getCipher()?.name);
+          if (ok || (!verify && complete)) {
             cleanup();
             resolve();
           } else if (link.isClosed && (cause === undefined || cause === null)) {
@@ -571,6 +605,17 @@ class BunConn implements Conn {
           );
         signal?.addEventListener("abort", onAbort, { once: true });
       });
+      // Bun checks an IP address given as servername against nothing (it
+      // sends no SNI and verifies the hostname it connected to): node:tls's
+      // checkServerIdentity checks the certificate's IP entries.
+      const mismatch = verify && isIpLiteral(name)
+        ? checkIpAddress(name, secure)
+        : undefined;
+      if (mismatch !== undefined) {
+        secure.terminate();
+        socket.terminate();
+        throw handshakeError(place, phase, name, mismatch);
+      }
       if (verify && secure.authorized !== true) {
         secure.terminate();
         socket.terminate();
