@@ -114,6 +114,17 @@ class Raw {
     });
     this.sock.on("error", () => {});
   }
+  /**
+   * QUIT, then wait for the reply and the server's close, as a client
+   * should (RFC 5321 4.1.1.10; POP3's +OK confirms the update).
+   */
+  async quit(): Promise<void> {
+    this.sock.write("QUIT\r\n");
+    while (!this.#ended) {
+      this.#chunks.length = 0;
+      await new Promise<void>((r) => this.#wake = r);
+    }
+  }
   async more(): Promise<Uint8Array> {
     while (this.#chunks.length === 0) {
       if (this.#ended) throw new Error("connection closed");
@@ -169,7 +180,7 @@ async function smtpFloor(
     c.sock.uncork();
     await replies(rcpts.length + 3);
   }
-  c.sock.end("QUIT\r\n");
+  await c.quit();
 }
 
 /** SMTP floor for a stream: CRLF-normalise and stuff each chunk with a byte loop, written as it comes. */
@@ -179,10 +190,14 @@ async function smtpFloorStream(
 ): Promise<void> {
   const c = new Raw(port);
   await c.more();
-  c.sock.write(
-    `EHLO floor\r\nMAIL FROM:<${FROM}>\r\nRCPT TO:<alice@mail.test>\r\nDATA\r\n`,
-  );
+  // MAIL only after the EHLO reply: PIPELINING must be advertised first.
+  c.sock.write("EHLO floor\r\n");
   let text = "";
+  while (!/^250 /m.test(text)) text += new TextDecoder().decode(await c.more());
+  text = "";
+  c.sock.write(
+    `MAIL FROM:<${FROM}>\r\nRCPT TO:<alice@mail.test>\r\nDATA\r\n`,
+  );
   while ((text.match(/^354/m) ?? []).length === 0) {
     text += new TextDecoder().decode(await c.more());
   }
@@ -208,7 +223,7 @@ async function smtpFloorStream(
     text += new TextDecoder().decode(await c.more());
     if (/^250 2\.0\.0 queued/m.test(text)) break;
   }
-  c.sock.end("QUIT\r\n");
+  await c.quit();
 }
 
 /** POP3 floor: USER+PASS in one write, LIST, then every RETR in one write; bodies unstuffed. */
@@ -284,7 +299,7 @@ async function pop3Floor(
     }
     onMessage(out.subarray(0, o));
   }
-  c.sock.end("QUIT\r\n");
+  await c.quit();
 }
 
 // ---- the candidates ---------------------------------------------------------
