@@ -33,7 +33,8 @@ import {
   WINDOW_BYTES,
   WINDOW_MESSAGES,
 } from "./job.ts";
-import { readChunk, type Wire } from "./transaction.ts";
+import type { Wire } from "./transaction.ts";
+import { BodyReader } from "./body_reader.ts";
 
 export {
   type JobInput,
@@ -385,10 +386,10 @@ export class Pipeline {
       pendingSize = 0;
       this.#progress(job);
     };
-    const reader = body.getReader();
+    const reader = new BodyReader(body);
     try {
       for (;;) {
-        const value = await readChunk(reader, d);
+        const value = await reader.read(d);
         if (value === undefined) break;
         if (this.#hasFailed) throw this.#failed;
         // A refused chunk: RFC 3030 says send no more.
@@ -400,7 +401,12 @@ export class Pipeline {
         }
         let out = enc.push(value, scratch.subarray(HEADROOM));
         inScratch = out.buffer === scratch.buffer ? out : undefined;
-        if (out.length === 0) continue;
+        // The chunk read itself, when nothing had to change in it.
+        const same = out.buffer === value.buffer;
+        if (out.length === 0) {
+          reader.recycle();
+          continue;
+        }
         if (
           job.bdat && out.buffer === scratch.buffer && out.length < NO_COPY &&
           pendingSize + out.length < STREAM_CHUNK
@@ -417,10 +423,15 @@ export class Pipeline {
         ) {
           emit(false);
           await this.#flush();
+          reader.recycle();
+        } else if (!same) {
+          // Copied out of the chunk read: its buffer is free. (The chunk
+          // itself, gathered, is not: the next read gets a fresh buffer.)
+          reader.recycle();
         }
       }
     } catch (err) {
-      reader.cancel(err).catch(() => {});
+      reader.cancel(err);
       // The server waits for the end of the data: the session can't be saved.
       this.#fail(this.#tag(err, job.bdat ? "bdat" : "data"), job);
       throw err;

@@ -22,6 +22,7 @@ import {
   SmtpSenderRefusedError,
 } from "./errors.ts";
 import { InvalidInputError } from "../errors.ts";
+import { BodyReader } from "./body_reader.ts";
 import { assertSafe } from "../io/validate.ts";
 import type {
   MailOptions,
@@ -201,27 +202,6 @@ export async function sendTransaction(
   return await finish(w, d, accepted, refused);
 }
 
-/**
- * The next chunk of a message stream within `d` (cancelling the stream at
- * the deadline), or undefined at its end; a chunk that is not a Uint8Array
- * is an error. @internal
- */
-export async function readChunk(
-  reader: ReadableStreamDefaultReader<Uint8Array>,
-  d: Deadline,
-): Promise<Uint8Array | undefined> {
-  const { done, value } = await d.race(
-    reader.read(),
-    () => reader.cancel().catch(() => {}),
-    "reading message data",
-  );
-  if (done) return undefined;
-  if (!(value instanceof Uint8Array)) {
-    throw new InvalidInputError("message stream must yield Uint8Array chunks");
-  }
-  return value;
-}
-
 /** Stream a body after a 354: normalised, dot-stuffed and terminated on the fly. @internal */
 export async function sendBody(
   w: Wire,
@@ -230,21 +210,23 @@ export async function sendBody(
 ): Promise<void> {
   const s = w.session;
   const enc = new DotStuffer(true);
-  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  let reader: BodyReader | undefined;
   let total = 0;
   try {
-    reader = data.getReader();
+    reader = new BodyReader(data);
     for (;;) {
-      const value = await readChunk(reader, d);
+      const value = await reader.read(d);
       if (value === undefined) break;
       const out = enc.push(value);
       total += out.length;
       if (out.length) {
         await s.io((ch) => ch.send([out], d, "sending message data"));
       }
+      // Written (or copied by the stuffer): its buffer may be read into again.
+      reader.recycle();
     }
   } catch (err) {
-    reader?.cancel(err).catch(() => {});
+    reader?.cancel(err);
     // The server is waiting for the end of data: the session can't be saved.
     await s.close();
     throw err;

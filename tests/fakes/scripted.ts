@@ -89,6 +89,20 @@ export class FakePeer {
     }
   }
 
+  /** Wait for the next `n` bytes, as they are; null if the client went away first. */
+  async readBytes(n: number, timeoutMs = 5000): Promise<Buffer | null> {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      if (this.#pending.length >= n) {
+        const bytes = this.#pending.subarray(0, n);
+        this.#pending = this.#pending.subarray(n);
+        return bytes;
+      }
+      if (this.#ended || Date.now() > until) return null;
+      await this.#wait(until - Date.now());
+    }
+  }
+
   /** Wait until the received bytes contain `marker`; returns whether they do. */
   async waitFor(marker: string, timeoutMs = 5000): Promise<boolean> {
     const until = Date.now() + timeoutMs;

@@ -186,19 +186,14 @@ export async function smtpFake(
               : "250 2.0.0 queued\r\n",
         );
       } else if (verb === "BDAT") {
+        // Exactly the chunk's bytes: a chunk may end anywhere in a line.
         const size = Number(line.split(" ")[1]);
-        let got = 0;
-        const lines: string[] = [];
-        while (got < size) {
-          const l = await peer.readLine(10_000);
-          if (l === null) return;
-          got += Buffer.byteLength(l) + 2;
-          lines.push(l);
-        }
+        const chunk = await peer.readBytes(size, 10_000);
+        if (chunk === null) return;
         messages.push({
           from,
           to: ctx.accepted.slice(),
-          data: lines.map((l) => l + "\r\n").join(""),
+          data: chunk.toString("utf8"),
         });
         const last = / LAST$/i.test(line);
         going = await act(
