@@ -32,6 +32,7 @@ import {
 } from "./_util.ts";
 import { isIpLiteral, validateTarget } from "./validate_target.ts";
 import { ioError, type OpenSslSocket, tlsInfoOf } from "./_openssl.ts";
+import { PullReader } from "./_pull_reader.ts";
 
 /** The handlers of one Bun socket (`Bun.connect`'s `socket` option). */
 interface Handlers {
@@ -185,7 +186,9 @@ function bunGlobal(): BunGlobal | undefined {
  * - Reads are made only while a consumer waits for one: the socket is
  *   paused otherwise. `startTls` refuses to upgrade (`ProtocolError`,
  *   connection closed) when the peer already sent bytes nobody read: a
- *   STARTTLS injection.
+ *   STARTTLS injection. Bytes still unread in the socket (a paused Bun
+ *   socket reads nothing) reach the handshake instead, which fails
+ *   (`TlsError`): they are never taken as protected.
  *
  * @example Send a line over a plain connection
  * ```ts
@@ -305,13 +308,9 @@ class BunConn implements Conn {
   #where: string;
   #tls: ResolvedTlsOptions;
   #state: State = "open";
-  /** Bytes received and not yet handed to the reader. */
-  #chunk: Uint8Array | null = null;
+  #reads: PullReader;
   #error: MailwireError | null = null;
-  /** Resolves the pending pull, if any. */
-  #pulling: (() => void) | null = null;
   #pending: PendingWrite | undefined;
-  #readController!: ReadableStreamDefaultController<Uint8Array>;
   #writeController!: WritableStreamDefaultController;
   #closing: Promise<void> | undefined;
   /** Set while an upgrade runs: stops it (from `close`). */
@@ -331,18 +330,13 @@ class BunConn implements Conn {
     this.#plain = secured?.plain;
     this.secure = secured !== undefined;
     this.tlsInfo = secured?.info;
-    this.readable = new ReadableStream<Uint8Array>({
-      start: (controller) => {
-        this.#readController = controller;
-      },
-      pull: () => this.#pull(),
-      cancel: () => {
-        // The reader gave up: stop reading. The socket stays open until
-        // close() (the writable is still usable).
-        this.#pulling = null;
-        socket.pause();
-      },
-    }, { highWaterMark: 0 });
+    this.#reads = new PullReader({
+      resume: () => socket.resume(),
+      pause: () => socket.pause(),
+      error: () => this.#error,
+      over: () => link.ended || this.#state !== "open",
+    });
+    this.readable = this.#reads.readable;
     this.writable = new WritableStream<Uint8Array>({
       start: (controller) => {
         this.#writeController = controller;
@@ -352,7 +346,7 @@ class BunConn implements Conn {
       abort: () => this.close(),
     });
     socket.pause();
-    for (const early of link.early) this.#take(early);
+    for (const early of link.early) this.#reads.take(early);
     link.early = [];
     if (link.error !== undefined) this.failed(link.error);
     link.conn = this;
@@ -361,33 +355,13 @@ class BunConn implements Conn {
   /** From the socket's `data` handler. */
   received(data: Uint8Array): void {
     this.#socket.pause();
-    this.#take(data);
-    this.#settle();
-  }
-
-  #take(data: Uint8Array): void {
-    if (this.#chunk === null) {
-      this.#chunk = data;
-      return;
-    }
-    // Not expected (a paused socket delivers nothing), but never lose bytes.
-    const joined = new Uint8Array(this.#chunk.byteLength + data.byteLength);
-    joined.set(this.#chunk);
-    joined.set(data, this.#chunk.byteLength);
-    this.#chunk = joined;
+    this.#reads.take(data);
   }
 
   /** From the socket's `end` and `close` handlers. */
   ended(): void {
-    const link = this.#link;
-    if (link.isClosed) {
-      const pending = this.#pending;
-      this.#pending = undefined;
-      pending?.reject(
-        this.#error ?? new ConnectionClosedError("connection closed"),
-      );
-    }
-    this.#settle();
+    if (this.#link.isClosed) this.#dropPending();
+    this.#reads.settle();
   }
 
   /** From the socket's `error` handler. */
@@ -395,12 +369,17 @@ class BunConn implements Conn {
     if (this.#state === "open" && !this.#link.ended) {
       this.#error ??= ioError(cause, this.#where);
     }
+    this.#dropPending();
+    this.#reads.settle();
+  }
+
+  /** Fails the write waiting for `drain`, if any. */
+  #dropPending(): void {
     const pending = this.#pending;
     this.#pending = undefined;
     pending?.reject(
       this.#error ?? new ConnectionClosedError("connection closed"),
     );
-    this.#settle();
   }
 
   /** From the socket's `drain` handler: the rest of a partial write. */
@@ -409,10 +388,7 @@ class BunConn implements Conn {
     if (pending === undefined) return;
     const n = this.#socket.write(pending.rest);
     if (n < 0) {
-      this.#pending = undefined;
-      pending.reject(
-        this.#error ?? new ConnectionClosedError("connection closed"),
-      );
+      this.#dropPending();
     } else if (n >= pending.rest.byteLength) {
       this.#pending = undefined;
       pending.resolve();
@@ -421,45 +397,14 @@ class BunConn implements Conn {
     }
   }
 
-  /** Hands what arrived (bytes, end or error) to the pending pull. */
-  #settle(): void {
-    const done = this.#pulling;
-    if (done === null) return;
-    const controller = this.#readController;
-    if (this.#chunk !== null) {
-      const chunk = this.#chunk;
-      this.#chunk = null;
-      attempt(() => controller.enqueue(chunk));
-    } else if (this.#error !== null) {
-      const error = this.#error;
-      attempt(() => controller.error(error));
-    } else if (this.#link.ended || this.#state !== "open") {
-      attempt(() => controller.close());
-    } else {
-      return;
-    }
-    this.#pulling = null;
-    done();
-  }
-
-  #pull(): Promise<void> {
-    return new Promise<void>((resolve) => {
-      this.#pulling = resolve;
-      this.#settle();
-      if (this.#pulling !== null) this.#socket.resume();
-    });
-  }
-
   #write(chunk: Uint8Array): Promise<void> | undefined {
     if (!(chunk instanceof Uint8Array)) {
       return Promise.reject(new TypeError("chunk must be a Uint8Array"));
     }
-    if (this.#state !== "open" || this.#link.isClosed) {
-      return Promise.reject(
-        this.#error ?? new ConnectionClosedError("connection closed"),
-      );
-    }
     if (this.#error !== null) return Promise.reject(this.#error);
+    if (this.#state !== "open" || this.#link.isClosed) {
+      return Promise.reject(new ConnectionClosedError("connection closed"));
+    }
     const n = this.#socket.write(chunk);
     // Taken whole: done. A later failure to send shows on the next read or
     // write.
@@ -486,8 +431,7 @@ class BunConn implements Conn {
   /** Detaches the streams from the socket and ends both. */
   #detach(reason: string): void {
     this.#link.conn = undefined;
-    this.#settle();
-    if (this.#pulling === null) attempt(() => this.#readController.close());
+    this.#reads.end();
     attempt(() =>
       this.#writeController.error(new ConnectionClosedError(reason))
     );
@@ -516,13 +460,13 @@ class BunConn implements Conn {
       state: this.#state,
       secure: this.secure,
       locked: this.readable.locked || this.writable.locked,
-      reading: this.#pulling !== null,
+      reading: this.#reads.reading,
       writing: this.#pending !== undefined,
     });
     if (refusal) {
       throw refusal.close ? this.#fail(refusal.error) : refusal.error;
     }
-    if (this.#chunk !== null) {
+    if (this.#reads.held > 0) {
       throw this.#fail(
         new ProtocolError("server sent data before the tls handshake"),
       );
@@ -670,9 +614,7 @@ class BunConn implements Conn {
       // Flush what was written, send FIN (or close_notify), then let go.
       socket.end();
     });
-    const pending = this.#pending;
-    this.#pending = undefined;
-    pending?.reject(new ConnectionClosedError("connection closed"));
+    this.#dropPending();
     this.#detach("connection closed");
     return this.#closing;
   }

@@ -34,6 +34,7 @@ import {
 } from "./_util.ts";
 import { validateTarget } from "./validate_target.ts";
 import { ioError, type OpenSslSocket, tlsInfoOf } from "./_openssl.ts";
+import { PullReader } from "./_pull_reader.ts";
 
 interface Modules {
   net: typeof Net;
@@ -191,14 +192,10 @@ class NodeConn implements Conn {
   #plain: Net.Socket | undefined;
   #tls: ResolvedTlsOptions;
   #state: State = "open";
-  /** At most one `data` chunk not yet handed to the reader. */
-  #chunk: Uint8Array | null = null;
+  #reads: PullReader;
   #ended = false;
   #error: MailwireError | null = null;
-  /** Resolves the pending pull, if any. */
-  #pulling: (() => void) | null = null;
   #writing = 0;
-  #readController!: ReadableStreamDefaultController<Uint8Array>;
   #writeController!: WritableStreamDefaultController;
   #closing: Promise<void> | undefined;
   /** Set while an upgrade runs: stops it (from `close`). */
@@ -223,18 +220,13 @@ class NodeConn implements Conn {
     socket.on("end", this.#onEnd);
     socket.on("error", this.#onError);
     socket.on("close", this.#onClose);
-    this.readable = new ReadableStream<Uint8Array>({
-      start: (controller) => {
-        this.#readController = controller;
-      },
-      pull: () => this.#pull(),
-      cancel: () => {
-        // The reader gave up: stop reading. The socket stays open until
-        // close() (the writable is still usable).
-        this.#pulling = null;
-        socket.pause();
-      },
-    }, { highWaterMark: 0 });
+    this.#reads = new PullReader({
+      resume: () => socket.resume(),
+      pause: () => socket.pause(),
+      error: () => this.#error,
+      over: () => this.#ended || this.#state !== "open",
+    });
+    this.readable = this.#reads.readable;
     this.writable = new WritableStream<Uint8Array>({
       start: (controller) => {
         this.#writeController = controller;
@@ -246,69 +238,33 @@ class NodeConn implements Conn {
   }
 
   static buffered(conn: NodeConn): number {
-    return (conn.#chunk?.byteLength ?? 0) + conn.#socket.readableLength;
+    return conn.#reads.held + conn.#socket.readableLength;
   }
 
   #onData = (data: Uint8Array): void => {
     this.#socket.pause();
-    const chunk = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    if (this.#chunk === null) {
-      this.#chunk = chunk;
-    } else {
-      // Not expected (paused sockets emit no data), but never lose bytes.
-      const joined = new Uint8Array(this.#chunk.byteLength + chunk.byteLength);
-      joined.set(this.#chunk);
-      joined.set(chunk, this.#chunk.byteLength);
-      this.#chunk = joined;
-    }
-    this.#settle();
+    // A plain Uint8Array view of the Buffer.
+    this.#reads.take(
+      new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+    );
   };
 
   #onEnd = (): void => {
     this.#ended = true;
-    this.#settle();
+    this.#reads.settle();
   };
 
   #onError = (cause: Error): void => {
     if (!this.#ended && this.#state === "open") {
       this.#error ??= ioError(cause, this.#where);
     }
-    this.#settle();
+    this.#reads.settle();
   };
 
   #onClose = (): void => {
     this.#ended = true;
-    this.#settle();
+    this.#reads.settle();
   };
-
-  /** Hands what arrived (bytes, end or error) to the pending pull. */
-  #settle(): void {
-    const done = this.#pulling;
-    if (done === null) return;
-    const controller = this.#readController;
-    if (this.#chunk !== null) {
-      const chunk = this.#chunk;
-      this.#chunk = null;
-      attempt(() => controller.enqueue(chunk));
-    } else if (this.#error !== null) {
-      const error = this.#error;
-      attempt(() => controller.error(error));
-    } else if (this.#ended || this.#state !== "open") {
-      attempt(() => controller.close());
-    } else {
-      return;
-    }
-    this.#pulling = null;
-    done();
-  }
-
-  #pull(): Promise<void> {
-    return new Promise<void>((resolve) => {
-      this.#pulling = resolve;
-      this.#settle();
-      if (this.#pulling !== null) this.#socket.resume();
-    });
-  }
 
   #write(chunk: Uint8Array): Promise<void> {
     if (!(chunk instanceof Uint8Array)) {
@@ -373,8 +329,7 @@ class NodeConn implements Conn {
     socket.removeListener("data", this.#onData);
     socket.removeListener("end", this.#onEnd);
     socket.removeListener("close", this.#onClose);
-    this.#settle();
-    if (this.#pulling === null) attempt(() => this.#readController.close());
+    this.#reads.end();
     attempt(() =>
       this.#writeController.error(new ConnectionClosedError(reason))
     );
@@ -402,14 +357,14 @@ class NodeConn implements Conn {
       state: this.#state,
       secure: this.secure,
       locked: this.readable.locked || this.writable.locked,
-      reading: this.#pulling !== null,
+      reading: this.#reads.reading,
       writing: this.#writing > 0,
     });
     if (refusal) {
       throw refusal.close ? this.#fail(refusal.error) : refusal.error;
     }
     const socket = this.#socket;
-    if (this.#chunk !== null || socket.readableLength > 0) {
+    if (this.#reads.held > 0 || socket.readableLength > 0) {
       throw this.#fail(
         new ProtocolError("server sent data before the tls handshake"),
       );
