@@ -9,14 +9,13 @@
  *
  * @module
  */
-import { spawn } from "node:child_process";
 import process from "node:process";
-import { fileURLToPath } from "node:url";
 import { SmtpClient } from "../smtp/mod.ts";
 import { Pop3Client } from "../pop3/mod.ts";
 import type { Connector } from "../tls/mod.ts";
 import { nodeConnector } from "../tls/node.ts";
 import { message } from "./data.mjs";
+import { startSink } from "./start_sink.ts";
 
 const argv = process.argv.slice(2);
 const at = argv.indexOf("--rounds");
@@ -29,18 +28,8 @@ const connectors: [string, Connector][] = [
   own,
 ];
 
-const child = spawn(
-  "node",
-  [fileURLToPath(new URL("./sink.mjs", import.meta.url))],
-  { stdio: ["pipe", "pipe", "inherit"] },
-);
-const ports = await new Promise<{ smtp: number; pop3: number }>((resolve) => {
-  let out = "";
-  child.stdout!.on("data", (c: Uint8Array) => {
-    out += new TextDecoder().decode(c);
-    if (out.includes("\n")) resolve(JSON.parse(out));
-  });
-});
+const sink = await startSink();
+const ports = sink.ports;
 
 async function send(connector: Connector, n: number, rcpts: number) {
   const to = Array.from({ length: rcpts }, (_, i) => `r${i}@mail.test`);
@@ -94,5 +83,5 @@ for (const [name, run] of cases) {
   });
   console.log(`${name.padEnd(30)} ${line.join("   ")}`);
 }
-child.kill();
+sink.stop();
 process.exit(0);

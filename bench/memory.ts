@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { createReadStream, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,26 +18,11 @@ import process from "node:process";
 import { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { bigLf } from "./data.mjs";
+import { startSink } from "./start_sink.ts";
 
 const MIB = 1024 * 1024;
 const self = fileURLToPath(import.meta.url);
 const argv = process.argv.slice(2);
-
-async function sink(): Promise<{ smtp: number; pop3: number; stop(): void }> {
-  const child = spawn(
-    "node",
-    [fileURLToPath(new URL("./sink.mjs", import.meta.url))],
-    { stdio: ["pipe", "pipe", "inherit"] },
-  );
-  const ports = await new Promise<{ smtp: number; pop3: number }>((r) => {
-    let out = "";
-    child.stdout!.on("data", (c: Uint8Array) => {
-      out += new TextDecoder().decode(c);
-      if (out.includes("\n")) r(JSON.parse(out));
-    });
-  });
-  return { ...ports, stop: () => child.kill() };
-}
 
 /**
  * The runtime's own file stream (what a user of that runtime passes):
@@ -161,7 +146,8 @@ if (argv[0] === "--case") {
 
 const file = join(tmpdir(), `mailwire-memory-${process.pid}.eml`);
 writeFileSync(file, bigLf());
-const s = await sink();
+const sink = await startSink();
+const s = { ...sink.ports, stop: sink.stop };
 const runtime = "Deno" in globalThis ? "deno" : "bun";
 const exe = process.execPath;
 const pre = runtime === "deno" ? ["run", "-A"] : [];

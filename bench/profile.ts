@@ -11,10 +11,9 @@
  *
  * @module
  */
-import { spawn } from "node:child_process";
 import process from "node:process";
-import { fileURLToPath } from "node:url";
 import { message } from "./data.mjs";
+import { startSink } from "./start_sink.ts";
 
 const argv = process.argv.slice(2);
 const flag = (f: string) => argv.includes(f);
@@ -31,18 +30,8 @@ const rcpts = Array.from(
   { length: Number(value("--rcpts") ?? 1) },
   (_, i) => `r${i}@mail.test`,
 );
-const child = spawn(
-  "node",
-  [fileURLToPath(new URL("./sink.mjs", import.meta.url))],
-  { stdio: ["pipe", "pipe", "inherit"] },
-);
-const ports = await new Promise<{ smtp: number }>((resolve) => {
-  let out = "";
-  child.stdout!.on("data", (c: Uint8Array) => {
-    out += new TextDecoder().decode(c);
-    if (out.includes("\n")) resolve(JSON.parse(out));
-  });
-});
+const sink = await startSink();
+const ports = sink.ports;
 const messages = Array.from({ length: n }, (_, i) => message(1024, i));
 const client = await mod.SmtpClient.connect({
   hostname: "127.0.0.1",
@@ -66,5 +55,5 @@ for (let round = 0; round < rounds; round++) {
   console.log(`round ${round}: ${(performance.now() - t).toFixed(1)} ms`);
 }
 await client.quit();
-child.kill();
+sink.stop();
 process.exit(0);

@@ -17,17 +17,16 @@
  *
  * @module
  */
-import { spawn } from "node:child_process";
 import { createReadStream, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { Readable } from "node:stream";
-import { fileURLToPath } from "node:url";
 import { SmtpClient } from "../smtp/mod.ts";
 import { Pop3Client } from "../pop3/mod.ts";
 import { bigLf, fnv, message, stuff, toCrlf } from "./data.mjs";
+import { startSink } from "./start_sink.ts";
 
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i++) {
@@ -48,34 +47,6 @@ const MIB = 1024 * 1024;
 const FROM = "bench@mail.test";
 
 // ---- servers --------------------------------------------------------------
-
-interface Ports {
-  smtp: number;
-  pop3: number;
-  smtpDelayed: number;
-  pop3Delayed: number;
-  control: number;
-}
-
-async function startSink(): Promise<{ ports: Ports; stop(): void }> {
-  const script = fileURLToPath(new URL("./sink.mjs", import.meta.url));
-  const pin = process.env.BENCH_SINK_CPU;
-  const child = pin
-    ? spawn("taskset", ["-c", pin, "node", script], {
-      stdio: ["pipe", "pipe", "inherit"],
-    })
-    : spawn("node", [script], { stdio: ["pipe", "pipe", "inherit"] });
-  const ports = await new Promise<Ports>((resolve, reject) => {
-    let out = "";
-    child.stdout!.on("data", (c: Uint8Array) => {
-      out += new TextDecoder().decode(c);
-      const nl = out.indexOf("\n");
-      if (nl >= 0) resolve(JSON.parse(out.slice(0, nl)));
-    });
-    setTimeout(() => reject(new Error("sink did not start")), 60_000);
-  });
-  return { ports, stop: () => child.kill("SIGTERM") };
-}
 
 /** One JSON line request/response on the sink's control port. */
 function control(port: number, cmd: string): Promise<Record<string, number>> {
