@@ -82,8 +82,11 @@ export function toCrlf(b) {
 
 /** A POP3 mailbox: `small` (2,000 × 4 KiB) or `big` (1 × 50 MiB), stuffed for the wire, with listings and a total hash. */
 export function makeMailbox(name) {
+  const sized = /^big(\d+)$/.exec(name); // bigN: one message of N MiB
   const raw = name === "big"
     ? [toCrlf(bigLf())]
+    : sized
+    ? [toCrlf(bigLf(Number(sized[1]) * 1024 * 1024))]
     : Array.from({ length: 2000 }, (_, i) => message(4096, i));
   const messages = raw.map((m) => stuff(m));
   const sizes = raw.map((m) => m.length);

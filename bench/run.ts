@@ -26,7 +26,7 @@ import { Readable } from "node:stream";
 import { SmtpClient } from "../smtp/mod.ts";
 import { Pop3Client } from "../pop3/mod.ts";
 import { bigLf, fnv, message, stuff, toCrlf } from "./data.mjs";
-import { startSink } from "./start_sink.ts";
+import { control, startSink } from "./start_sink.ts";
 
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i++) {
@@ -47,23 +47,6 @@ const MIB = 1024 * 1024;
 const FROM = "bench@mail.test";
 
 // ---- servers --------------------------------------------------------------
-
-/** One JSON line request/response on the sink's control port. */
-function control(port: number, cmd: string): Promise<Record<string, number>> {
-  return new Promise((resolve, reject) => {
-    const s = net.connect({ port, host: "127.0.0.1" });
-    let buf = "";
-    s.on("data", (d: Uint8Array) => {
-      buf += new TextDecoder().decode(d);
-      if (buf.includes("\n")) {
-        s.end();
-        resolve(JSON.parse(buf));
-      }
-    });
-    s.on("error", reject);
-    s.write(cmd + "\n");
-  });
-}
 
 // ---- a tiny raw line client (the floors) -------------------------------------
 

@@ -6,6 +6,7 @@
  * @module
  */
 import { spawn } from "node:child_process";
+import net from "node:net";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 
@@ -43,4 +44,24 @@ export async function startSink(): Promise<{ ports: Ports; stop(): void }> {
     });
   });
   return { ports, stop: () => child.kill("SIGTERM") };
+}
+
+/** One JSON line request/response on the sink's control port. */
+export function control(
+  port: number,
+  cmd: string,
+): Promise<Record<string, number>> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ port, host: "127.0.0.1" });
+    let buf = "";
+    s.on("data", (d: Uint8Array) => {
+      buf += new TextDecoder().decode(d);
+      if (buf.includes("\n")) {
+        s.end();
+        resolve(JSON.parse(buf));
+      }
+    });
+    s.on("error", reject);
+    s.write(cmd + "\n");
+  });
 }
