@@ -1,4 +1,4 @@
-// Test helper for memory_test.ts, run in fresh processes: `serve` (a POP3 server whose message N is N MiB of dot-stuffed lines), `read PORT` (retrStream's RSS growth for 50 and 200 MiB after a 5 MiB warm-up).
+// Test helper run in fresh processes by tests/memory_test.ts: `serve` (a POP3 server whose message N is N MiB of dot-stuffed lines), `read PORT` (retrStream's RSS growth for 50 and 200 MiB after a 5 MiB warm-up).
 import { createServer, type Socket } from "node:net";
 import process from "node:process";
 import { Pop3Client } from "./client.ts";
