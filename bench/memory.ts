@@ -22,6 +22,8 @@ import { join } from "node:path";
 import process from "node:process";
 import { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
+import { Pop3Client } from "../pop3/mod.ts";
+import { SmtpClient } from "../smtp/mod.ts";
 import { bigLf } from "./data.mjs";
 import { control, startSink } from "./start_sink.ts";
 
@@ -55,8 +57,6 @@ async function exchange(
   input: string,
   sample: () => void,
 ): Promise<void> {
-  const { SmtpClient } = await import("../smtp/mod.ts");
-  const { Pop3Client } = await import("../pop3/mod.ts");
   if (name === "source") {
     // The file stream alone: what the source costs before any client.
     for await (const _ of await fileStream(input)) sample();
@@ -213,6 +213,7 @@ try {
     ["bdat", "50 MiB", file, small],
     ["socket", "50 MiB", "big", "big5"],
     ["retrStream", "50 MiB", "big", "big5"],
+    ["socket", "200 MiB", "big200", "big5"],
     ["retrStream", "200 MiB", "big200", "big5"],
   ];
   console.log(`${runtime}: peak RSS growth, cold | after a 5 MiB warm-up`);
