@@ -1,6 +1,7 @@
 // Test helper run in fresh processes by tests/memory_test.ts: `serve` (a POP3 server whose message N is N MiB of dot-stuffed lines), `read PORT` (retrStream's RSS growth for 50 and 200 MiB after a 5 MiB warm-up).
 import { createServer, type Socket } from "node:net";
 import process from "node:process";
+import { serveForParent } from "../tests/fakes/child_server.ts";
 import { Pop3Client } from "./client.ts";
 
 const MiB = 1024 * 1024;
@@ -63,14 +64,7 @@ function serve(): void {
     socket.on("error", () => {});
     socket.write("+OK ready\r\n");
   });
-  server.listen(0, "127.0.0.1", () => {
-    const address = server.address();
-    console.log(JSON.stringify({ port: (address as { port: number }).port }));
-  });
-  // Ends with its parent (stdin closed).
-  process.stdin.on("end", () => process.exit(0));
-  process.stdin.on("close", () => process.exit(0));
-  process.stdin.resume();
+  serveForParent(server);
 }
 
 async function read(port: number): Promise<void> {

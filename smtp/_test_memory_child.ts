@@ -1,6 +1,7 @@
 // Test helper run in fresh processes by tests/memory_test.ts: `serve` (an SMTP sink that counts the body bytes it receives, with DATA and BDAT), `send PORT` (sendMail's RSS growth for a 50 MiB stream over DATA and over BDAT, after a 5 MiB warm-up of each).
 import { createServer, type Socket } from "node:net";
 import process from "node:process";
+import { serveForParent } from "../tests/fakes/child_server.ts";
 import { SmtpClient } from "./client.ts";
 
 const MiB = 1024 * 1024;
@@ -111,14 +112,7 @@ function serve(): void {
     socket.on("error", () => {});
     socket.write("220 sink ready\r\n");
   });
-  server.listen(0, "127.0.0.1", () => {
-    const address = server.address();
-    console.log(JSON.stringify({ port: (address as { port: number }).port }));
-  });
-  // Ends with its parent (stdin closed).
-  process.stdin.on("end", () => process.exit(0));
-  process.stdin.on("close", () => process.exit(0));
-  process.stdin.resume();
+  serveForParent(server);
 }
 
 async function send(port: number): Promise<void> {
