@@ -88,12 +88,19 @@ export function parseAddresses(input: string): Address[] {
   for (let i = 0; i < n; i++) {
     const c = input[i];
     if (c === '"') {
+      // Runs between escapes are sliced, never built a character at a
+      // time (a long unclosed quote would make a string of a node per
+      // character).
       let q = "";
       let j = i + 1;
+      let from = j;
       for (; j < n && input[j] !== '"'; j++) {
-        if (input[j] === "\\" && j + 1 < n) j++;
-        q += input[j];
+        if (input[j] === "\\" && j + 1 < n) {
+          q += input.slice(from, j);
+          from = ++j; // the escaped character starts the next run
+        }
       }
+      q += input.slice(from, j);
       const rawQ = input.slice(i, Math.min(j + 1, n));
       i = j;
       if (inAngle) angle += rawQ;
@@ -102,22 +109,31 @@ export function parseAddresses(input: string): Address[] {
       let depth = 1;
       let text = "";
       let j = i + 1;
-      for (; j < n && depth > 0; j++) {
+      let from = j;
+      for (; j < n; j++) {
         const d = input[j];
         if (d === "\\" && j + 1 < n) {
-          text += input[++j];
+          text += input.slice(from, j);
+          from = ++j;
           continue;
         }
         if (d === "(") depth++;
         else if (d === ")" && --depth === 0) break;
-        text += d;
       }
+      text += input.slice(from, j);
       i = j;
       if (!inAngle && !comment) comment = text;
       space = true;
     } else if (inAngle) {
       if (c === ">") inAngle = false;
-      else angle += c;
+      else {
+        let j = i + 1;
+        while (
+          j < n && input[j] !== ">" && input[j] !== '"' && input[j] !== "("
+        ) j++;
+        angle += input.slice(i, j);
+        i = j - 1;
+      }
     } else if (c === "<") {
       inAngle = true;
       angle = "";
@@ -128,6 +144,8 @@ export function parseAddresses(input: string): Address[] {
     } else if (c === ":") {
       display = raw = comment = ""; // a group's name
       space = false;
+    } else if (c === ">") {
+      finish(); // a stray ">" (no "<" before it) ends the entry, as in Python's getaddresses
     } else if (c === " " || c === "\t" || c === "\r" || c === "\n") {
       space = true;
     } else {
