@@ -17,16 +17,44 @@ function block(): { bytes: Uint8Array; dots: number } {
   return { bytes: new TextEncoder().encode(text), dots };
 }
 
-/** A body of `count` blocks in fresh chunks (as a file stream gives them). */
+/**
+ * A body of `count` blocks as a byte stream, as a file's stream is on Deno
+ * (`Deno.open().readable`): read into the reader's own buffers when it
+ * brings them, so only the client's memory is measured, not a source's
+ * garbage.
+ */
 function body(count: number): ReadableStream<Uint8Array> {
   const { bytes } = block();
-  let sent = 0;
-  return new ReadableStream<Uint8Array>({
+  const total = count * bytes.length;
+  let pos = 0;
+  return new ReadableStream({
+    type: "bytes",
     pull(c) {
-      if (sent++ === count) return c.close();
-      c.enqueue(bytes.slice());
+      const request = c.byobRequest;
+      if (pos === total) {
+        c.close();
+        request?.respond(0); // a read waiting in the reader's own buffer
+        return;
+      }
+      const view = request?.view
+        ? new Uint8Array(
+          request.view.buffer,
+          request.view.byteOffset,
+          request.view.byteLength,
+        )
+        : new Uint8Array(64 * 1024);
+      const n = Math.min(view.length, total - pos);
+      for (let o = 0; o < n;) {
+        const at = (pos + o) % bytes.length;
+        const k = Math.min(n - o, bytes.length - at);
+        view.set(bytes.subarray(at, at + k), o);
+        o += k;
+      }
+      pos += n;
+      if (request?.view) request.respond(n);
+      else c.enqueue(view.subarray(0, n));
     },
-  }, { highWaterMark: 0 });
+  });
 }
 
 const TERMINATOR = new TextEncoder().encode("\r\n.\r\n");
