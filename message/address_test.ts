@@ -67,3 +67,19 @@ test("parseAddresses: an unclosed quote or comment takes the rest, in linear tim
     );
   }
 });
+
+test("parseAddresses: any mix of specials ends, every entry with an address", () => {
+  const tokens = ['"', "\\", "(", ")", "<", ">", ",", ";", ":", " ", "\t", "a"];
+  let seed = 7;
+  const next = (n: number) => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  const t = performance.now();
+  for (let k = 0; k < 20_000; k++) {
+    let s = "";
+    for (let i = next(16); i >= 0; i--) s += tokens[next(tokens.length)];
+    for (const entry of parseAddresses(s)) assert.ok(entry.address !== "", s);
+  }
+  assert.ok(performance.now() - t < 10_000);
+});
