@@ -149,7 +149,9 @@ export function parseAddresses(input: string): Address[] {
     } else if (c === " " || c === "\t" || c === "\r" || c === "\n") {
       space = true;
     } else {
-      let j = i;
+      // c is none of the specials above: the word has at least it, so the
+      // scan always moves on.
+      let j = i + 1;
       while (j < n && !' \t\r\n"(<>,;:'.includes(input[j])) j++;
       const word = input.slice(i, j);
       add(word, word);
