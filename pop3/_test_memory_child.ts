@@ -6,8 +6,8 @@ import { Pop3Client } from "./client.ts";
 
 const MiB = 1024 * 1024;
 
-/** 64 KiB of the message as it is unstuffed: 80-byte lines, every eighth dot-led. */
-function block(): { wire: Uint8Array; bytes: number } {
+/** 64 KiB of the message, stuffed for the wire, and its size unstuffed: 80-byte lines, every eighth dot-led. */
+const BLOCK = (() => {
   const lines: string[] = [];
   for (let n = 0, size = 0; size < 64 * 1024; n++) {
     const line = (n % 8 === 7 ? "." : "x") + "y".repeat(77) + "\r\n";
@@ -17,16 +17,16 @@ function block(): { wire: Uint8Array; bytes: number } {
   const raw = lines.join("");
   const wire = lines.map((l) => l.startsWith(".") ? "." + l : l).join("");
   return { wire: new TextEncoder().encode(wire), bytes: raw.length };
-}
+})();
 
 /** The unstuffed size of message `n` (whole blocks, at least `n` MiB). */
-export function messageBytes(n: number): number {
-  const { bytes } = block();
+function messageBytes(n: number): number {
+  const { bytes } = BLOCK;
   return Math.ceil(n * MiB / bytes) * bytes;
 }
 
 function serve(): void {
-  const { wire, bytes } = block();
+  const { wire, bytes } = BLOCK;
   const server = createServer((socket: Socket) => {
     let buf = "";
     const send = async (n: number) => {

@@ -6,8 +6,8 @@ import { SmtpClient } from "./client.ts";
 
 const MiB = 1024 * 1024;
 
-/** 64 KiB of CRLF lines, every eighth dot-led, and the number of dot-led lines in it. */
-function block(): { bytes: Uint8Array; dots: number } {
+/** Just under 64 KiB of CRLF lines, every eighth dot-led, and the number of dot-led lines in it. */
+const BLOCK = (() => {
   let text = "";
   let dots = 0;
   for (let n = 0; text.length < 64 * 1024 - 80; n++) {
@@ -15,7 +15,7 @@ function block(): { bytes: Uint8Array; dots: number } {
     text += (n % 8 === 7 ? "." : "x") + "y".repeat(77) + "\r\n";
   }
   return { bytes: new TextEncoder().encode(text), dots };
-}
+})();
 
 /**
  * A body of `count` blocks as a byte stream, as a file's stream is on Deno
@@ -24,7 +24,7 @@ function block(): { bytes: Uint8Array; dots: number } {
  * garbage.
  */
 function body(count: number): ReadableStream<Uint8Array> {
-  const { bytes } = block();
+  const { bytes } = BLOCK;
   const total = count * bytes.length;
   let pos = 0;
   return new ReadableStream({
@@ -57,53 +57,66 @@ function body(count: number): ReadableStream<Uint8Array> {
   });
 }
 
-const TERMINATOR = new TextEncoder().encode("\r\n.\r\n");
+const TERMINATOR = Buffer.from("\r\n.\r\n");
 
 function serve(): void {
   const server = createServer((socket: Socket) => {
-    let text = ""; // command lines (latin1)
+    let line: Uint8Array = new Uint8Array(0); // a command line not ended yet
     let mode: "command" | "data" | "bdat" = "command";
     let counted = 0; // body bytes of the message
     let bdatLeft = 0;
     let bdatLast = false;
-    let tail = new Uint8Array(0); // DATA: the last bytes seen, for a split terminator
+    // DATA: the last (up to 4) bytes seen, for a terminator split across reads.
+    let tail: Uint8Array = new Uint8Array(0);
+    const reply = (text: string) => socket.write(text + "\r\n");
+    /** Command lines; returns the rest of `chunk` when data begins. */
     const commands = (chunk: Uint8Array): Uint8Array | undefined => {
-      text += Buffer.from(chunk).toString("latin1");
-      for (let nl = text.indexOf("\n"); nl >= 0; nl = text.indexOf("\n")) {
-        const line = text.slice(0, nl).replace(/\r$/, "");
-        const rest = Buffer.from(text.slice(nl + 1), "latin1");
-        text = "";
-        const [verb, ...args] = line.split(" ");
+      for (let nl = chunk.indexOf(10); nl >= 0; nl = chunk.indexOf(10)) {
+        const text = Buffer.concat([line, chunk.subarray(0, nl)])
+          .toString("latin1").replace(/\r$/, "");
+        line = new Uint8Array(0);
+        chunk = chunk.subarray(nl + 1);
+        const [verb, ...args] = text.split(" ");
         switch (verb.toUpperCase()) {
           case "EHLO":
-            socket.write(
-              "250-sink\r\n250-PIPELINING\r\n250-CHUNKING\r\n250-8BITMIME\r\n250 SIZE 1073741824\r\n",
+            reply(
+              "250-sink\r\n250-PIPELINING\r\n250-CHUNKING\r\n250-8BITMIME\r\n250 SIZE 1073741824",
             );
             break;
           case "DATA":
-            socket.write("354 go ahead\r\n");
+            reply("354 go ahead");
             mode = "data";
             counted = 0;
-            tail = new Uint8Array(0);
-            return rest;
+            tail = Buffer.from("\r\n"); // an empty body ends at once
+            return chunk;
           case "BDAT":
-            mode = "bdat";
             bdatLeft = Number(args[0]);
             bdatLast = args[1]?.toUpperCase() === "LAST";
-            if (bdatLeft > 0) return rest;
-            socket.write(`250 ok ${counted}\r\n`); // BDAT 0 LAST
+            if (bdatLeft > 0) {
+              mode = "bdat";
+              return chunk;
+            }
+            reply(`250 ok ${counted}`); // BDAT 0 LAST
             if (bdatLast) counted = 0;
-            mode = "command";
             break;
           case "QUIT":
             socket.end("221 bye\r\n");
             return undefined;
           default:
-            socket.write("250 ok\r\n");
+            reply("250 ok");
         }
-        text = rest.toString("latin1");
       }
+      line = Buffer.concat([line, chunk]);
       return undefined;
+    };
+    /** DATA: where the body ends in `chunk` (its index), or -1. */
+    const dataEnd = (chunk: Uint8Array): number => {
+      // A terminator that starts in the tail: found in tail + 4 bytes.
+      const head = Buffer.concat([tail, chunk.subarray(0, 4)]);
+      const split = head.indexOf(TERMINATOR);
+      if (split >= 0 && split < tail.length) return split - tail.length;
+      return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+        .indexOf(TERMINATOR);
     };
     const feed = (chunk: Uint8Array | undefined): void => {
       while (chunk !== undefined && chunk.length > 0) {
@@ -115,24 +128,23 @@ function serve(): void {
           bdatLeft -= n;
           chunk = chunk.subarray(n);
           if (bdatLeft === 0) {
-            socket.write(`250 ok ${counted}\r\n`);
+            reply(`250 ok ${counted}`);
             if (bdatLast) counted = 0;
             mode = "command";
           }
         } else {
-          // DATA: find the terminator, possibly split across reads.
-          const joined = Buffer.concat([tail, chunk]);
-          const at = joined.indexOf(TERMINATOR);
-          if (at < 0) {
+          const at = dataEnd(chunk);
+          if (at === -1) {
             counted += chunk.length;
-            tail = joined.subarray(Math.max(0, joined.length - 4));
+            tail = Buffer.concat([tail, chunk.subarray(-4)]).subarray(-4);
             return;
           }
-          // Bytes before the terminator's CRLF (which ends the last line).
-          counted += at + 2 - tail.length;
-          socket.write(`250 ok ${counted}\r\n`);
+          // The body ends with the terminator's CRLF (the last line's end);
+          // `at` is negative when the terminator began in the tail.
+          counted += at + 2;
+          reply(`250 ok ${counted}`);
           mode = "command";
-          chunk = joined.subarray(at + TERMINATOR.length);
+          chunk = chunk.subarray(at + TERMINATOR.length);
         }
       }
     };
@@ -145,7 +157,7 @@ function serve(): void {
 
 async function send(port: number): Promise<void> {
   const rss = () => process.memoryUsage().rss;
-  const { bytes, dots } = block();
+  const { bytes, dots } = BLOCK;
   const growth: Record<string, number> = {};
   for (const chunking of [false, true]) {
     const client = await SmtpClient.connect({
